@@ -1,0 +1,283 @@
+// Command gen compiles environment specs (overlays/*.cue) into Kustomize
+// overlays that Flux or Argo CD sync: see `gen --help`.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/milvus-gitops/milvusgen/compiler"
+	"github.com/milvus-gitops/milvusgen/render"
+	"github.com/milvus-gitops/milvusgen/spec"
+)
+
+// Exit codes, shared by every subcommand.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitDrift = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `gen compiles Milvus environment specs into GitOps-ready Kustomize overlays.
+
+Usage:
+  gen render ENV [-o DIR]     print the built manifests of ENV, or write out/ENV
+  gen render --all -o DIR     write every environment
+  gen vet ENV|FILE...         validate only
+  gen check                   re-render every environment and compare with out/
+  gen list                    list the environments
+
+Run 'gen COMMAND --help' for a command's flags.
+Exit codes: 0 ok, 1 error (invalid spec, I/O), 2 drift (check).
+`
+
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"render": {"render environments", runRender},
+		"vet":    {"validate environments", runVet},
+		"check":  {"compare committed output with a fresh render", runCheck},
+		"list":   {"list environments", runList},
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return exitError
+		}
+		return exitOK
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "gen: unknown command %q\n\n%s", args[0], usage)
+		return exitError
+	}
+	return cmd.run(args[1:], stdout, stderr)
+}
+
+// newFlags makes a subcommand's flag set with the shared --overlays flag.
+func newFlags(name, argsUsage string, stderr io.Writer) (*pflag.FlagSet, *string) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	overlays := fs.String("overlays", "overlays", "directory of the environment specs (*.cue)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: gen %s %s\n\nFlags:\n%s", name, argsUsage, fs.FlagUsages())
+	}
+	return fs, overlays
+}
+
+// parse parses flags; it returns false and the exit code when done.
+func parse(fs *pflag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitError, false
+	}
+	return 0, true
+}
+
+func fail(stderr io.Writer, err error) int {
+	var serr *spec.Error
+	if errors.As(err, &serr) {
+		fmt.Fprintln(stderr, "gen: invalid spec:")
+	}
+	fmt.Fprintf(stderr, "%v\n", indentAfterFirst(err.Error(), serr != nil))
+	return exitError
+}
+
+func indentAfterFirst(s string, all bool) string {
+	lines := strings.Split(s, "\n")
+	for i := range lines {
+		if all || i > 0 {
+			lines[i] = "  " + lines[i]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func runRender(args []string, stdout, stderr io.Writer) int {
+	fs, overlays := newFlags("render", "ENV [-o DIR] | --all -o DIR", stderr)
+	out := fs.StringP("output", "o", "", "write the overlay to DIR/ENV instead of printing the built manifests")
+	all := fs.Bool("all", false, "render every environment (needs -o)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	set, err := spec.Load(*overlays)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	var names []string
+	switch {
+	case *all && fs.NArg() == 0:
+		if *out == "" {
+			fmt.Fprintln(stderr, "gen render --all: needs -o DIR")
+			return exitError
+		}
+		names = set.Names()
+	case !*all && fs.NArg() == 1:
+		names = []string{fs.Arg(0)}
+	default:
+		fs.Usage()
+		return exitError
+	}
+	// Render everything before writing anything: one bad environment
+	// writes nothing.
+	sets := map[string]render.FileSet{}
+	for _, n := range names {
+		files, err := compiler.Environment(set, n)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		sets[n] = files
+	}
+	if *out == "" {
+		stream, err := render.Build(sets[names[0]])
+		if err != nil {
+			return fail(stderr, fmt.Errorf("render %s: %w", names[0], err))
+		}
+		stdout.Write(stream)
+		return exitOK
+	}
+	for _, n := range names {
+		dir := filepath.Join(*out, n)
+		if err := render.Write(dir, sets[n]); err != nil {
+			return fail(stderr, fmt.Errorf("render %s: write %s: %w", n, dir, err))
+		}
+		fmt.Fprintf(stderr, "wrote %s (%d files)\n", dir, len(sets[n]))
+	}
+	return exitOK
+}
+
+func runVet(args []string, stdout, stderr io.Writer) int {
+	fs, overlays := newFlags("vet", "ENV|FILE...", stderr)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitError
+	}
+	code := exitOK
+	for _, arg := range fs.Args() {
+		dir, name := *overlays, arg
+		if strings.HasSuffix(arg, ".cue") {
+			dir, name = filepath.Dir(arg), strings.TrimSuffix(filepath.Base(arg), ".cue")
+		}
+		set, err := spec.Load(dir)
+		if err != nil {
+			code = fail(stderr, err)
+			continue
+		}
+		if _, err := set.Environment(name); err != nil {
+			code = fail(stderr, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "ok %s\n", name)
+	}
+	return code
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs, overlays := newFlags("check", "[--out DIR]", stderr)
+	out := fs.String("out", "out", "directory of the committed overlays")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitError
+	}
+	set, err := spec.Load(*overlays)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	sets, err := compiler.All(set)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	drift := false
+	for _, n := range set.Names() {
+		dir := filepath.Join(*out, n)
+		d, err := render.Compare(dir, sets[n])
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if d.Empty() {
+			fmt.Fprintf(stdout, "ok %s\n", dir)
+			continue
+		}
+		drift = true
+		for _, p := range d.Changed {
+			fmt.Fprintf(stdout, "changed %s\n", filepath.Join(dir, p))
+		}
+		for _, p := range d.Missing {
+			fmt.Fprintf(stdout, "missing %s\n", filepath.Join(dir, p))
+		}
+		for _, p := range d.Stale {
+			fmt.Fprintf(stdout, "stale   %s\n", filepath.Join(dir, p))
+		}
+	}
+	// Directories of environments that no longer exist are stale too.
+	entries, err := os.ReadDir(*out)
+	if err != nil && !os.IsNotExist(err) {
+		return fail(stderr, err)
+	}
+	known := map[string]bool{}
+	for _, n := range set.Names() {
+		known[n] = true
+	}
+	var extra []string
+	for _, e := range entries {
+		if e.IsDir() && !known[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
+			extra = append(extra, e.Name())
+		}
+	}
+	sort.Strings(extra)
+	for _, e := range extra {
+		drift = true
+		fmt.Fprintf(stdout, "stale   %s/ (no environment %q)\n", filepath.Join(*out, e), e)
+	}
+	if drift {
+		fmt.Fprintln(stderr, "gen check: out/ differs from the specs; run: gen render --all -o", *out)
+		return exitDrift
+	}
+	return exitOK
+}
+
+func runList(args []string, stdout, stderr io.Writer) int {
+	fs, overlays := newFlags("list", "", stderr)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	set, err := spec.Load(*overlays)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	for _, n := range set.Names() {
+		env, err := set.Environment(n)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s\tINVALID\t%s\n", n, set.File(n))
+			continue
+		}
+		fmt.Fprintf(stdout, "%s\tmilvus %s (chart %s)\t%s\tnamespace %s\n", n, env.Milvus.Version, env.Milvus.Chart.Version, env.Delivery.Kind, env.Namespace)
+	}
+	return exitOK
+}

@@ -1,0 +1,125 @@
+package delivery
+
+import (
+	"fmt"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/milvus-gitops/milvusgen/generators"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// RepositoryName is the HelmRepository of the official Milvus charts.
+const RepositoryName = "milvus"
+
+func flux(env *model.Environment) (*Result, error) {
+	f := env.Delivery.Flux
+	durations := map[string]string{"interval": f.Interval, "sourceInterval": f.SourceInterval, "timeout": f.Timeout}
+	d := map[string]metav1.Duration{}
+	for k, s := range durations {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Errorf("delivery.flux.%s: %w", k, err)
+		}
+		d[k] = metav1.Duration{Duration: v}
+	}
+	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)
+
+	repo := &sourcev1.HelmRepository{
+		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.HelmRepositoryKind},
+		ObjectMeta: metav1.ObjectMeta{Name: RepositoryName, Namespace: env.Namespace, Labels: labels},
+		Spec: sourcev1.HelmRepositorySpec{
+			URL:      env.Milvus.Chart.Repository,
+			Interval: d["sourceInterval"],
+		},
+	}
+
+	valuesName := env.Release + "-values"
+	timeout := d["timeout"]
+	yes := true
+	release := &helmv2.HelmRelease{
+		TypeMeta:   metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
+		ObjectMeta: metav1.ObjectMeta{Name: env.Release, Namespace: env.Namespace, Labels: labels},
+		Spec: helmv2.HelmReleaseSpec{
+			ReleaseName: env.Release,
+			Interval:    d["interval"],
+			Timeout:     &timeout,
+			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+				Chart:   env.Milvus.Chart.Name,
+				Version: env.Milvus.Chart.Version,
+				SourceRef: helmv2.CrossNamespaceObjectReference{
+					Kind: sourcev1.HelmRepositoryKind,
+					Name: RepositoryName,
+				},
+			}},
+			Install: &helmv2.Install{
+				Remediation: &helmv2.InstallRemediation{Retries: f.Retries},
+			},
+			Upgrade: &helmv2.Upgrade{
+				CleanupOnFail: true,
+				Remediation: &helmv2.UpgradeRemediation{
+					Retries:              f.Retries,
+					RemediateLastFailure: &yes,
+					Strategy:             ptr(helmv2.RollbackRemediationStrategy),
+				},
+			},
+			DriftDetection: &helmv2.DriftDetection{Mode: helmv2.DriftDetectionMode(f.DriftDetection)},
+			ValuesFrom: []helmv2.ValuesReference{{
+				Kind:      "ConfigMap",
+				Name:      valuesName,
+				ValuesKey: ValuesFile,
+			}},
+		},
+	}
+	if g := env.Availability.TerminationGracePeriodSeconds; g != nil {
+		pr, err := gracePeriodPostRenderer(env.Release, *g)
+		if err != nil {
+			return nil, err
+		}
+		release.Spec.PostRenderers = []helmv2.PostRenderer{pr}
+	}
+
+	return &Result{
+		Objects:         []generators.Object{repo, release},
+		ValuesConfigMap: valuesName,
+		NameReferences: []NameReference{{
+			Group: helmv2.GroupVersion.Group, Version: helmv2.GroupVersion.Version,
+			Kind: helmv2.HelmReleaseKind, Path: "spec/valuesFrom/name",
+		}},
+	}, nil
+}
+
+// jsonPatchOp is one RFC 6902 operation.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// gracePeriodPostRenderer sets terminationGracePeriodSeconds on every
+// Milvus Deployment of the release: the chart has no key for it.
+func gracePeriodPostRenderer(release string, seconds int64) (helmv2.PostRenderer, error) {
+	patch, err := yaml.Marshal([]jsonPatchOp{{
+		Op: "add", Path: "/spec/template/spec/terminationGracePeriodSeconds", Value: seconds,
+	}})
+	if err != nil {
+		return helmv2.PostRenderer{}, err
+	}
+	return helmv2.PostRenderer{Kustomize: &helmv2.Kustomize{Patches: []kustomize.Patch{{
+		Patch: string(patch),
+		Target: &kustomize.Selector{
+			Group:         "apps",
+			Version:       "v1",
+			Kind:          "Deployment",
+			LabelSelector: "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + release,
+		},
+	}}}}, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+

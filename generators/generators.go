@@ -1,0 +1,31 @@
+// Package generators holds what every generator shares. Each subpackage
+// turns a validated model.Environment into Kubernetes objects: pure
+// functions, no I/O, no clocks, no globals.
+package generators
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Object is a Kubernetes object with its type set, as the writer needs it:
+// the kind and name name its file.
+type Object interface {
+	GetObjectKind() schema.ObjectKind
+	GetName() string
+	GetNamespace() string
+}
+
+// CommonLabels are put on every object we generate (not on the chart's
+// objects: Helm labels those itself).
+func CommonLabels(env, release string, extra map[string]string) map[string]string {
+	l := map[string]string{
+		"app.kubernetes.io/managed-by": "milvusgen",
+		"app.kubernetes.io/part-of":    "milvus",
+		"app.kubernetes.io/instance":   release,
+		"milvusgen.io/environment":     env,
+	}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return l
+}

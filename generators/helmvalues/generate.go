@@ -1,0 +1,346 @@
+package helmvalues
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// Mount points of Secrets inside the Milvus pods; the schema derives the
+// matching milvus.yaml paths.
+const etcdTLSMount = "/milvus/secrets/etcd-tls"
+
+// Generate builds the chart values of an environment.
+func Generate(env *model.Environment) (*Values, error) {
+	userYAML, err := yaml.Marshal(env.MilvusConfig)
+	if err != nil {
+		return nil, fmt.Errorf("user.yaml: %w", err)
+	}
+	v := &Values{
+		Cluster: Toggle{Enabled: true},
+		Image: Image{All: ImageAll{
+			Repository:  env.Milvus.Image.Repository,
+			Tag:         env.Milvus.Image.Tag,
+			PullPolicy:  env.Milvus.Image.PullPolicy,
+			PullSecrets: env.Milvus.Image.PullSecrets,
+		}},
+		Labels:                   nilIfEmpty(env.Labels),
+		SecurityContext:          podSecurityContext(env.Security),
+		ContainerSecurityContext: containerSecurityContext(env.Security),
+		Streaming:                Streaming{Enabled: env.Milvus.Line == "2.6"},
+		ExtraConfigFiles:         map[string]string{"user.yaml": string(userYAML)},
+		Service: Service{
+			Type:                     env.Service.Type,
+			Annotations:              nilIfEmpty(env.Service.Annotations),
+			LoadBalancerSourceRanges: append([]string{}, env.Service.LoadBalancerSourceRanges...),
+		},
+		ServiceAccount: ServiceAccount{
+			Create:      env.ServiceAccount.Create,
+			Name:        env.ServiceAccount.Name,
+			Annotations: nilIfEmpty(env.ServiceAccount.Annotations),
+		},
+		Metrics:        Metrics{Enabled: env.Metrics.Enabled},
+		LivenessProbe:  probe(env.Probes.Liveness),
+		ReadinessProbe: probe(env.Probes.Readiness),
+		Log:            Log{Level: env.Log.Level, Format: env.Log.Format},
+		ExternalS3:     externalS3(env.Dependencies.ObjectStorage),
+		ExternalEtcd:   ExternalEtcd{Enabled: true, Endpoints: env.Dependencies.Etcd.Endpoints},
+	}
+	if env.Dependencies.MessageQueue.Type == "woodpecker" {
+		v.Streaming.Woodpecker = &StreamingWoodpecker{Embedded: true}
+	}
+	switch mq := env.Dependencies.MessageQueue; mq.Type {
+	case "pulsar":
+		v.ExternalPulsar = &ExternalPulsar{
+			Enabled:        true,
+			Host:           mq.Pulsar.Host,
+			Port:           mq.Pulsar.Port,
+			MaxMessageSize: strconv.FormatInt(mq.Pulsar.MaxMessageSize, 10),
+			Tenant:         mq.Pulsar.Tenant,
+			Namespace:      mq.Pulsar.Namespace,
+		}
+		if mq.Pulsar.Auth != nil {
+			v.ExternalPulsar.AuthPlugin = mq.Pulsar.Auth.Plugin
+		}
+	case "kafka":
+		v.ExternalKafka = &ExternalKafka{
+			Enabled:          true,
+			BrokerList:       strings.Join(mq.Kafka.Brokers, ","),
+			SecurityProtocol: mq.Kafka.SecurityProtocol,
+		}
+		if mq.Kafka.SASL != nil {
+			v.ExternalKafka.SASL.Mechanisms = mq.Kafka.SASL.Mechanism
+		}
+	}
+	v.Volumes, v.VolumeMounts = volumes(env)
+
+	env2 := extraEnv(env)
+	for _, c := range model.ChartComponents() {
+		cv, err := component(env, c, env2)
+		if err != nil {
+			return nil, err
+		}
+		*v.slot(c.Key) = cv
+	}
+	return v, nil
+}
+
+// slot returns the field of a component key.
+func (v *Values) slot(key string) **Component {
+	switch key {
+	case "proxy":
+		return &v.Proxy
+	case "rootCoordinator":
+		return &v.RootCoordinator
+	case "queryCoordinator":
+		return &v.QueryCoordinator
+	case "queryNode":
+		return &v.QueryNode
+	case "indexCoordinator":
+		return &v.IndexCoordinator
+	case "indexNode":
+		return &v.IndexNode
+	case "dataCoordinator":
+		return &v.DataCoordinator
+	case "dataNode":
+		return &v.DataNode
+	case "mixCoordinator":
+		return &v.MixCoordinator
+	case "streamingNode":
+		return &v.StreamingNode
+	}
+	panic("helmvalues: unknown chart component " + key) // a programming error, not user input
+}
+
+// component builds one component's values. A chart component the
+// environment does not run is switched off explicitly, so that a chart
+// default (mixCoordinator and indexNode are on by default in 4.x) never
+// decides what runs.
+func component(env *model.Environment, c model.ComponentInfo, extraEnv []corev1.EnvVar) (*Component, error) {
+	spec, ok := env.Components[c.Key]
+	if !ok {
+		if c.Key == "streamingNode" {
+			return nil, nil // governed by streaming.enabled
+		}
+		off := false
+		return &Component{Enabled: &off}, nil
+	}
+	out := &Component{
+		Replicas:                  spec.Replicas,
+		Affinity:                  affinity(env, c.Key, spec),
+		TopologySpreadConstraints: spread(env, c.Key),
+		ExtraEnv:                  extraEnv,
+		Annotations:               nilIfEmpty(spec.Annotations),
+	}
+	if c.Key != "streamingNode" {
+		on := true
+		out.Enabled = &on
+	}
+	if strings.HasSuffix(c.Key, "Coordinator") {
+		out.ActiveStandby = &Toggle{Enabled: spec.ActiveStandby}
+	}
+	if spec.Resources != nil {
+		r, err := resources(*spec.Resources)
+		if err != nil {
+			return nil, fmt.Errorf("components.%s.resources: %w", c.Key, err)
+		}
+		out.Resources = r
+	}
+	return out, nil
+}
+
+func affinity(env *model.Environment, key string, spec model.Component) *corev1.Affinity {
+	a := &corev1.Affinity{}
+	term := corev1.PodAffinityTerm{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: env.PodLabels(key)},
+		TopologyKey:   env.Topology.HostnameLabel,
+	}
+	switch spec.AntiAffinity {
+	case "required":
+		a.PodAntiAffinity = &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{term},
+		}
+	case "preferred":
+		a.PodAntiAffinity = &corev1.PodAntiAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: term}},
+		}
+	}
+	if len(env.Topology.Zones) > 0 {
+		a.NodeAffinity = &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+					MatchExpressions: []corev1.NodeSelectorRequirement{{
+						Key:      env.Topology.ZoneLabel,
+						Operator: corev1.NodeSelectorOpIn,
+						Values:   env.Topology.Zones,
+					}},
+				}},
+			},
+		}
+	}
+	if a.PodAntiAffinity == nil && a.NodeAffinity == nil {
+		return nil
+	}
+	return a
+}
+
+func spread(env *model.Environment, key string) []corev1.TopologySpreadConstraint {
+	if len(env.Topology.Zones) < 2 {
+		return nil
+	}
+	return []corev1.TopologySpreadConstraint{{
+		MaxSkew:           1,
+		TopologyKey:       env.Topology.ZoneLabel,
+		WhenUnsatisfiable: corev1.UnsatisfiableConstraintAction(env.Topology.ZoneSpread),
+		LabelSelector:     &metav1.LabelSelector{MatchLabels: env.PodLabels(key)},
+		// Count only the pods of the current rollout, so that a rolling
+		// update is not held back by the old ReplicaSet's pods.
+		MatchLabelKeys: []string{"pod-template-hash"},
+	}}
+}
+
+func resources(r model.Resources) (*corev1.ResourceRequirements, error) {
+	req, err := quantities(r.Requests)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := quantities(r.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.ResourceRequirements{Requests: req, Limits: lim}, nil
+}
+
+func quantities(q model.Quantities) (corev1.ResourceList, error) {
+	milli := q.CPU * 1000
+	if milli != math.Trunc(milli) {
+		return nil, fmt.Errorf("cpu %v: finer than a millicore", q.CPU)
+	}
+	cpu := resource.NewMilliQuantity(int64(milli), resource.DecimalSI)
+	mem := resource.NewQuantity(q.Memory, resource.BinarySI)
+	return corev1.ResourceList{corev1.ResourceCPU: *cpu, corev1.ResourceMemory: *mem}, nil
+}
+
+// extraEnv is what every Milvus container gets: credentials from Secrets
+// (Milvus maps MINIO_ACCESS_KEY_ID to minio.accessKeyID and so on), and the
+// ports again, because a Service named "minio" or "pulsar" in the namespace
+// injects MINIO_PORT=tcp://... which Milvus would read as minio.port.
+func extraEnv(env *model.Environment) []corev1.EnvVar {
+	var out []corev1.EnvVar
+	os := env.Dependencies.ObjectStorage
+	out = append(out, corev1.EnvVar{Name: "MINIO_PORT", Value: strconv.Itoa(os.Port)})
+	if c := os.Credentials; c != nil {
+		out = append(out, secretEnv("MINIO_ACCESS_KEY_ID", c.AccessKeyID), secretEnv("MINIO_SECRET_ACCESS_KEY", c.SecretAccessKey))
+	}
+	if a := env.Dependencies.Etcd.Auth; a != nil {
+		out = append(out, secretEnv("ETCD_AUTH_USERNAME", a.Username), secretEnv("ETCD_AUTH_PASSWORD", a.Password))
+	}
+	switch mq := env.Dependencies.MessageQueue; mq.Type {
+	case "pulsar":
+		out = append(out, corev1.EnvVar{Name: "PULSAR_PORT", Value: strconv.Itoa(mq.Pulsar.Port)})
+		if a := mq.Pulsar.Auth; a != nil {
+			out = append(out, secretEnv("PULSAR_AUTHPARAMS", a.Params))
+		}
+	case "kafka":
+		if s := mq.Kafka.SASL; s != nil {
+			out = append(out, secretEnv("KAFKA_SASLUSERNAME", s.Username), secretEnv("KAFKA_SASLPASSWORD", s.Password))
+		}
+	}
+	return out
+}
+
+func secretEnv(name string, ref model.SecretKeyRef) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name},
+			Key:                  ref.Key,
+		},
+	}}
+}
+
+func volumes(env *model.Environment) ([]corev1.Volume, []corev1.VolumeMount) {
+	var vols []corev1.Volume
+	var mounts []corev1.VolumeMount
+	if t := env.Dependencies.Etcd.TLS; t != nil {
+		mode := int32(0o440)
+		vols = append(vols, corev1.Volume{Name: "etcd-tls", VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: t.SecretName, DefaultMode: &mode},
+		}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "etcd-tls", MountPath: etcdTLSMount, ReadOnly: true})
+	}
+	if env.Security.ReadOnlyRootFilesystem {
+		vols = append(vols, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
+	}
+	return vols, mounts
+}
+
+func podSecurityContext(s model.Security) *corev1.PodSecurityContext {
+	psc := &corev1.PodSecurityContext{
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	if s.RunAsNonRoot {
+		yes := true
+		psc.RunAsNonRoot = &yes
+		psc.RunAsUser = &s.RunAsUser
+		psc.RunAsGroup = &s.RunAsGroup
+		psc.FSGroup = &s.FSGroup
+	}
+	return psc
+}
+
+func containerSecurityContext(s model.Security) *corev1.SecurityContext {
+	no := false
+	sc := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: &no,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	if s.ReadOnlyRootFilesystem {
+		yes := true
+		sc.ReadOnlyRootFilesystem = &yes
+	}
+	return sc
+}
+
+func probe(p model.Probe) Probe {
+	return Probe{
+		Enabled:             p.Enabled,
+		InitialDelaySeconds: p.InitialDelaySeconds,
+		PeriodSeconds:       p.PeriodSeconds,
+		TimeoutSeconds:      p.TimeoutSeconds,
+		SuccessThreshold:    p.SuccessThreshold,
+		FailureThreshold:    p.FailureThreshold,
+	}
+}
+
+func externalS3(o model.ObjectStorage) ExternalS3 {
+	return ExternalS3{
+		Enabled:        true,
+		Host:           o.Host,
+		Port:           strconv.Itoa(o.Port),
+		UseSSL:         o.UseSSL,
+		BucketName:     o.Bucket,
+		RootPath:       o.RootPath,
+		UseIAM:         o.UseIAM,
+		CloudProvider:  o.CloudProvider,
+		IAMEndpoint:    o.IAMEndpoint,
+		Region:         o.Region,
+		UseVirtualHost: o.UseVirtualHost,
+	}
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}

@@ -1,0 +1,111 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Write replaces dir with exactly the files of set: it writes a sibling
+// temp directory, then swaps it in with renames, so dir is never left
+// half-written and stale files disappear.
+func Write(dir string, set FileSet) error {
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // no-op once renamed
+	for _, p := range set.Paths() {
+		target := filepath.Join(tmp, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, set[p], 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	old := ""
+	if _, err := os.Stat(dir); err == nil {
+		old = filepath.Join(parent, "."+filepath.Base(dir)+".old")
+		_ = os.RemoveAll(old)
+		if err := os.Rename(dir, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			_ = os.Rename(old, dir) // put the previous tree back
+		}
+		return err
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}
+
+// Drift is how a directory differs from a file set.
+type Drift struct {
+	Changed []string // in both, different content
+	Missing []string // in the set, not on disk
+	Stale   []string // on disk, not in the set
+}
+
+// Empty reports whether there is no difference.
+func (d Drift) Empty() bool { return len(d.Changed)+len(d.Missing)+len(d.Stale) == 0 }
+
+// Compare compares dir with set. A missing dir means every file is missing.
+func Compare(dir string, set FileSet) (Drift, error) {
+	var d Drift
+	onDisk := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && p == dir {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		onDisk[filepath.ToSlash(rel)] = true
+		return nil
+	})
+	if err != nil {
+		return d, fmt.Errorf("compare %s: %w", dir, err)
+	}
+	for _, p := range set.Paths() {
+		if !onDisk[p] {
+			d.Missing = append(d.Missing, p)
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		if err != nil {
+			return d, err
+		}
+		if !bytes.Equal(b, set[p]) {
+			d.Changed = append(d.Changed, p)
+		}
+	}
+	for p := range onDisk {
+		if _, ok := set[p]; !ok {
+			d.Stale = append(d.Stale, p)
+		}
+	}
+	sort.Strings(d.Stale)
+	return d, nil
+}

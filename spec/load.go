@@ -1,0 +1,175 @@
+// Package spec loads environment specs: it unifies the overlays with the
+// embedded schema, validates them, turns CUE errors into positioned,
+// human-readable diagnostics, and decodes the result into the model.
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/load"
+
+	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/schema"
+)
+
+// Set is a loaded overlay directory: every environment it defines, not yet
+// validated. A Set is not safe for concurrent use (one CUE context).
+type Set struct {
+	ctx      *cue.Context
+	schema   cue.Value
+	overlays cue.Value
+	names    []string
+	files    map[string]string // environment name -> file that defines it
+}
+
+// Load reads every *.cue file of dir (one CUE package) and the embedded
+// schema. Paths in errors are relative to the working directory.
+func Load(dir string) (*Set, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.cue"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no *.cue environment files", dir)
+	}
+	sort.Strings(files)
+	return loadFiles(files)
+}
+
+// LoadFile loads the overlay directory of file, for `gen vet FILE`.
+func LoadFile(file string) (*Set, error) {
+	if _, err := os.Stat(file); err != nil {
+		return nil, err
+	}
+	return Load(filepath.Dir(file))
+}
+
+func loadFiles(files []string) (*Set, error) {
+	ctx := cuecontext.New()
+	sv, err := loadSchema(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("embedded schema: %w", err)
+	}
+	rel := make([]string, len(files))
+	for i, f := range files {
+		// The loader wants "./" on relative file arguments.
+		rel[i] = relPath(f)
+		if !filepath.IsAbs(rel[i]) {
+			rel[i] = "." + string(filepath.Separator) + rel[i]
+		}
+	}
+	insts := load.Instances(rel, &load.Config{})
+	if len(insts) != 1 {
+		return nil, fmt.Errorf("expected one CUE package in %s, got %d", filepath.Dir(rel[0]), len(insts))
+	}
+	if insts[0].Err != nil {
+		return nil, &Error{Diags: diagnose(insts[0].Err, cue.Value{})}
+	}
+	ov := ctx.BuildInstance(insts[0])
+	if ov.Err() != nil {
+		return nil, &Error{Diags: diagnose(ov.Err(), cue.Value{})}
+	}
+	s := &Set{ctx: ctx, schema: sv, overlays: ov, files: map[string]string{}}
+	envs := ov.LookupPath(cue.ParsePath("environments"))
+	if !envs.Exists() {
+		return nil, fmt.Errorf("%s: no `environments: <name>: {...}` defined", filepath.Dir(rel[0]))
+	}
+	it, err := envs.Fields()
+	if err != nil {
+		return nil, &Error{Diags: diagnose(err, cue.Value{})}
+	}
+	for it.Next() {
+		name := it.Selector().Unquoted()
+		s.names = append(s.names, name)
+		if pos := it.Value().Pos(); pos.IsValid() {
+			s.files[name] = pos.Filename()
+		}
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+func loadSchema(ctx *cue.Context) (cue.Value, error) {
+	insts := load.Instances([]string{"."}, &load.Config{
+		FS:         schema.FS,
+		FromFSPath: func(p string) string { return "schema/" + strings.TrimPrefix(p, "/") },
+	})
+	if insts[0].Err != nil {
+		return cue.Value{}, insts[0].Err
+	}
+	v := ctx.BuildInstance(insts[0])
+	return v, v.Err()
+}
+
+// Names lists the environments, sorted.
+func (s *Set) Names() []string { return append([]string(nil), s.names...) }
+
+// File is the overlay file that defines the environment.
+func (s *Set) File(name string) string { return s.files[name] }
+
+// Environment validates one environment and decodes it into the model.
+func (s *Set) Environment(name string) (*model.Environment, error) {
+	v, err := s.Value(name)
+	if err != nil {
+		return nil, err
+	}
+	var env model.Environment
+	if err := v.Decode(&env); err != nil {
+		return nil, fmt.Errorf("environment %s: decode: %w", name, err)
+	}
+	return &env, nil
+}
+
+// Value validates one environment and returns its unified CUE value.
+func (s *Set) Value(name string) (cue.Value, error) {
+	path := cue.MakePath(cue.Str("environments"), cue.Str(name))
+	user := s.overlays.LookupPath(path)
+	if !user.Exists() {
+		return cue.Value{}, fmt.Errorf("no environment %q (have: %s)", name, strings.Join(s.names, ", "))
+	}
+	root := s.schema.FillPath(path, user)
+	v := root.LookupPath(path)
+	var diags []Diagnostic
+	if err := v.Validate(cue.Concrete(true), cue.Final()); err != nil {
+		all := diagnose(err, user)
+		var notAllowed []Diagnostic
+		for _, d := range all {
+			if d.Msg == "field not allowed" {
+				notAllowed = append(notAllowed, d)
+			} else {
+				diags = append(diags, d)
+			}
+		}
+		// Only a spec that failed can have unknown fields (CUE reports
+		// them when nothing else is wrong), so the costlier pass runs here.
+		def := s.schema.LookupPath(cue.ParsePath("#Environment")).FillPath(cue.ParsePath("name"), name)
+		diags = append(diags, unknownFields(def, v, user, path, notAllowed)...)
+	}
+	if len(diags) > 0 {
+		return cue.Value{}, &Error{Diags: dedupe(diags)}
+	}
+	return v, nil
+}
+
+// relPath makes a file name relative to the working directory when it is
+// below it, so that diagnostics read "overlays/prod.cue:12:3".
+func relPath(p string) string {
+	if !filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	r, err := filepath.Rel(wd, p)
+	if err != nil || strings.HasPrefix(r, "..") {
+		return p
+	}
+	return r
+}

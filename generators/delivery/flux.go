@@ -122,4 +122,3 @@ func gracePeriodPostRenderer(release string, seconds int64) (helmv2.PostRenderer
 }
 
 func ptr[T any](v T) *T { return &v }
-

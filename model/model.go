@@ -24,9 +24,20 @@ type Environment struct {
 	Security       Security             `json:"security"`
 	ServiceAccount ServiceAccount       `json:"serviceAccount"`
 	Delivery       Delivery             `json:"delivery"`
+	Config         Config               `json:"config"`
 	// MilvusConfig is the effective user.yaml (milvus.yaml overrides),
 	// derived by the schema from the typed config fields and config.extra.
 	MilvusConfig map[string]any `json:"milvusConfig"`
+}
+
+// Config is the typed part of the milvus.yaml overrides (MilvusConfig
+// holds the effective result).
+type Config struct {
+	DataRetentionSeconds       int64 `json:"dataRetentionSeconds"`
+	SegmentMaxSizeMB           int64 `json:"segmentMaxSizeMB"`
+	Compaction                 bool  `json:"compaction"`
+	ProxyMaxTaskNum            int64 `json:"proxyMaxTaskNum"`
+	GracefulStopTimeoutSeconds int64 `json:"gracefulStopTimeoutSeconds"`
 }
 
 // Milvus is the version and image.

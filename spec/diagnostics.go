@@ -84,6 +84,7 @@ func diagnose(err error, user cue.Value) []Diagnostic {
 		msg := fmt.Sprintf(format, args...)
 		d := Diagnostic{Path: strings.Join(e.Path(), "."), Msg: msg}
 		setPos(&d, cueerrors.Positions(e))
+		userPos(&d, user, e.Path())
 		if m := disjunctionRE.FindStringSubmatch(msg); m != nil {
 			fmt.Sscan(m[1], &get(d).disjuncts)
 			continue
@@ -147,6 +148,25 @@ func setPos(d *Diagnostic, positions []token.Pos) {
 	}
 	if best.IsValid() {
 		d.File, d.Line, d.Col = relPath(best.Filename()), best.Line(), best.Column()
+	}
+}
+
+// userPos moves a diagnostic that only has a schema position (the user did
+// not write the field, e.g. a required list left empty) to the closest
+// enclosing field the user did write.
+func userPos(d *Diagnostic, user cue.Value, path []string) {
+	if !user.Exists() || len(path) < 2 || d.File != "" && !strings.HasPrefix(d.File, "schema/") {
+		return
+	}
+	for n := len(path); n >= 2; n-- {
+		sels := make([]cue.Selector, 0, n-2)
+		for _, p := range path[2:n] {
+			sels = append(sels, cue.Str(p))
+		}
+		if v := user.LookupPath(cue.MakePath(sels...)); v.Exists() && v.Pos().IsValid() {
+			setPos(d, []token.Pos{v.Pos()})
+			return
+		}
 	}
 }
 

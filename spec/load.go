@@ -88,7 +88,7 @@ func loadFiles(files []string) (*Set, error) {
 		name := it.Selector().Unquoted()
 		s.names = append(s.names, name)
 		if pos := it.Value().Pos(); pos.IsValid() {
-			s.files[name] = pos.Filename()
+			s.files[name] = relPath(pos.Filename())
 		}
 	}
 	sort.Strings(s.names)

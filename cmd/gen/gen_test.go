@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gen": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI scenarios in testdata/script. Each script gets
+// a copy of the repository's overlays/ and out/ in $WORK.
+func TestScripts(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			for _, d := range []string{"overlays", "out"} {
+				if err := os.CopyFS(filepath.Join(env.WorkDir, d), os.DirFS(filepath.Join(repo, d))); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
+}

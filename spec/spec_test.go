@@ -1,0 +1,266 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// validEnv is a small valid environment. Cases edit it and mark the line
+// they expect the error on with "// HERE".
+const validEnv = `package overlays
+
+environments: t: {
+	milvus: version: "2.6.15"
+	topology: nodes: 3
+	components: {
+		proxy: replicas:          1
+		queryNode: replicas:      1
+		dataNode: replicas:       1
+		streamingNode: replicas:  1
+		mixCoordinator: replicas: 1
+	}
+	dependencies: {
+		etcd: endpoints: ["etcd:2379"]
+		objectStorage: {
+			host:   "minio"
+			bucket: "milvus"
+			credentials: {
+				accessKeyID: {name: "s3", key: "id"}
+				secretAccessKey: {name: "s3", key: "secret"}
+			}
+		}
+		messageQueue: type: "woodpecker"
+	}
+	delivery: kind: "flux"
+	//EXTRA
+}
+`
+
+// writeEnv writes src as overlays/t.cue under a temp dir, changes into that
+// dir (paths in diagnostics are relative to it) and returns the file path.
+func writeEnv(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "overlays"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "overlays", "t.cue"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	return filepath.Join("overlays", "t.cue")
+}
+
+func markerLine(t *testing.T, src string) int {
+	t.Helper()
+	for i, l := range strings.Split(src, "\n") {
+		if strings.Contains(l, "// HERE") {
+			return i + 1
+		}
+	}
+	t.Fatal("case has no // HERE marker")
+	return 0
+}
+
+func TestValidEnvironment(t *testing.T) {
+	writeEnv(t, validEnv)
+	set, err := Load("overlays")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := set.Environment("t")
+	if err != nil {
+		t.Fatalf("valid spec rejected:\n%v", err)
+	}
+	if env.Milvus.Chart.Version != "5.0.19" || env.Namespace != "milvus-t" || env.Release != "milvus-t" {
+		t.Errorf("derived fields: chart %s namespace %s release %s", env.Milvus.Chart.Version, env.Namespace, env.Release)
+	}
+	if got := env.Dependencies.ObjectStorage.RootPath; got != "milvus-t" {
+		t.Errorf("object storage rootPath defaults to the release, got %q", got)
+	}
+	if got := env.Config.GracefulStopTimeoutSeconds; got != 25 {
+		t.Errorf("graceful stop defaults to 5 s under the 30 s grace period, got %d", got)
+	}
+}
+
+func TestValidationErrors(t *testing.T) {
+	cases := []struct {
+		name     string
+		edit     func(string) string
+		wantPath string
+		wantMsg  string
+	}{
+		{
+			name:     "unknown field suggests the right name",
+			edit:     extra(`log: levle: "debug" // HERE`),
+			wantPath: "environments.t.log.levle",
+			wantMsg:  `unknown field "levle"; did you mean "level"?`,
+		},
+		{
+			name:     "unknown field next to a type error is still reported",
+			edit:     extra(`probes: liveness: {perodSeconds: 3, timeoutSeconds: 1} // HERE`),
+			wantPath: "environments.t.probes.liveness.perodSeconds",
+			wantMsg:  `did you mean "periodSeconds"?`,
+		},
+		{
+			name:     "enum lists the allowed values once",
+			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: type: "rabbitmq" // HERE`),
+			wantPath: "environments.t.dependencies.messageQueue.type",
+			wantMsg:  `must be one of "kafka", "pulsar", "woodpecker", got "rabbitmq"`,
+		},
+		{
+			name:     "component the version does not have",
+			edit:     extra(`components: indexNode: replicas: 1 // HERE`),
+			wantPath: "environments.t.components.indexNode",
+			wantMsg:  `unknown field "indexNode"; allowed here: proxy, queryNode, dataNode, streamingNode, mixCoordinator`,
+		},
+		{
+			name:     "2.5 has no streaming node",
+			edit:     chain(replace(`milvus: version: "2.6.15"`, `milvus: version: "2.5.16"`), replace("streamingNode: replicas:  1", "streamingNode: replicas:  1 // HERE")),
+			wantPath: "environments.t.components.streamingNode",
+			wantMsg:  `unknown field "streamingNode"`,
+		},
+		{
+			name: "woodpecker needs 2.6",
+			edit: chain(
+				replace(`milvus: version: "2.6.15"`, `milvus: version: "2.5.16"`),
+				replace("streamingNode: replicas:  1", "indexNode: replicas:      1"),
+				replace("messageQueue: type: \"woodpecker\"", "messageQueue: type: \"woodpecker\" // HERE"),
+			),
+			wantPath: "environments.t.dependencies.messageQueue.type",
+			wantMsg:  `must be one of "kafka", "pulsar", got "woodpecker"`,
+		},
+		{
+			name:     "required anti-affinity needs enough nodes",
+			edit:     replace("queryNode: replicas:      1", `queryNode: {replicas: 4, antiAffinity: "required"} // HERE`),
+			wantPath: "environments.t.components.queryNode.replicas",
+			wantMsg:  "invalid value 4 (out of bound <=3)",
+		},
+		{
+			name:     "requests above limits",
+			edit:     replace("proxy: replicas:          1", "proxy: {replicas: 1, resources: {requests: {cpu: 2, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}} // HERE"),
+			wantPath: "environments.t.components.proxy.resources.limits.cpu",
+			wantMsg:  "invalid value 1 (out of bound >=2)",
+		},
+		{
+			name:     "production needs two replicas",
+			edit:     chain(extra("production: true"), replace("proxy: replicas:          1", "proxy: replicas:          1 // HERE")),
+			wantPath: "environments.t.components.proxy.replicas",
+			wantMsg:  "invalid value 1 (out of bound >=2)",
+		},
+		{
+			name:     "a LoadBalancer must say who may reach it",
+			edit:     extra(`service: type: "LoadBalancer" // HERE`),
+			wantPath: "environments.t.service.loadBalancerSourceRanges",
+			wantMsg:  "does not satisfy list.MinItems(1)",
+		},
+		{
+			name:     "graceful stop must end before the pod is killed",
+			edit:     extra("config: gracefulStopTimeoutSeconds: 45 // HERE"),
+			wantPath: "environments.t.config.gracefulStopTimeoutSeconds",
+			wantMsg:  "invalid value 45 (out of bound <30)",
+		},
+		{
+			name: "grace period is not available with Argo CD",
+			edit: chain(
+				replace(`delivery: kind: "flux"`, `delivery: {kind: "argocd", argocd: source: repoURL: "https://git.example.com/x.git"}`),
+				extra("availability: terminationGracePeriodSeconds: 60 // HERE"),
+			),
+			wantPath: "environments.t.availability.terminationGracePeriodSeconds",
+			wantMsg:  `not supported with delivery.kind \"argocd\"`,
+		},
+		{
+			name:     "no field can hold a secret value",
+			edit:     replace(`accessKeyID: {name: "s3", key: "id"}`, `accessKeyID: {name: "s3", key: "id", value: "minioadmin"} // HERE`),
+			wantPath: "environments.t.dependencies.objectStorage.credentials.accessKeyID.value",
+			wantMsg:  `unknown field "value"`,
+		},
+		{
+			name:     "a misspelt field lists the allowed ones",
+			edit:     chain(replace("credentials: {", "creds: { // HERE")),
+			wantPath: "environments.t.dependencies.objectStorage.creds",
+			wantMsg:  `unknown field "creds"; allowed here: credentials, host`,
+		},
+		{
+			name:     "bad version",
+			edit:     replace(`milvus: version: "2.6.15"`, `milvus: version: "2.4.0" // HERE`),
+			wantPath: "environments.t.milvus.version",
+			wantMsg:  `invalid value "2.4.0"`,
+		},
+		{
+			name:     "wrong type",
+			edit:     replace("topology: nodes: 3", `topology: nodes: "three" // HERE`),
+			wantPath: "environments.t.topology.nodes",
+			wantMsg:  "mismatched types string and int",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.edit(validEnv)
+			file := writeEnv(t, src)
+			set, err := Load("overlays")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = set.Environment("t")
+			var serr *Error
+			if !errors.As(err, &serr) {
+				t.Fatalf("want a spec error, got %v", err)
+			}
+			line := markerLine(t, src)
+			for _, d := range serr.Diags {
+				if d.Path == tc.wantPath && strings.Contains(d.Msg, tc.wantMsg) {
+					if d.File != file || d.Line != line || d.Col < 1 {
+						t.Errorf("position %s:%d:%d, want %s:%d", d.File, d.Line, d.Col, file, line)
+					}
+					return
+				}
+			}
+			t.Errorf("no diagnostic at %s containing %q; got:\n%v", tc.wantPath, tc.wantMsg, err)
+		})
+	}
+}
+
+func TestUnknownEnvironment(t *testing.T) {
+	writeEnv(t, validEnv)
+	set, err := Load("overlays")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := set.Environment("nope"); err == nil || !strings.Contains(err.Error(), `no environment "nope" (have: t)`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestSyntaxErrorIsPositioned(t *testing.T) {
+	file := writeEnv(t, strings.Replace(validEnv, "topology: nodes: 3", "topology: nodes: 3 }} // HERE", 1))
+	_, err := Load("overlays")
+	if err == nil || !strings.HasPrefix(err.Error(), file+":") {
+		t.Errorf("want an error positioned in %s, got %v", file, err)
+	}
+}
+
+func extra(s string) func(string) string {
+	return func(src string) string { return strings.Replace(src, "//EXTRA", s, 1) }
+}
+
+func replace(old, new string) func(string) string {
+	return func(src string) string {
+		if !strings.Contains(src, old) {
+			panic("test case edits a line that does not exist: " + old)
+		}
+		return strings.Replace(src, old, new, 1)
+	}
+}
+
+func chain(edits ...func(string) string) func(string) string {
+	return func(src string) string {
+		for _, e := range edits {
+			src = e(src)
+		}
+		return src
+	}
+}

@@ -18,7 +18,11 @@ func Build(fs FileSet) ([]byte, error) {
 			return nil, err
 		}
 	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	opts := krusty.MakeDefaultOptions()
+	// The kustomize CLI's default order: Namespaces and other cluster
+	// scoped objects first, so that a plain apply of the stream works.
+	opts.Reorder = krusty.ReorderOptionLegacy
+	k := krusty.MakeKustomizer(opts)
 	res, err := k.Run(mem, root)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build: %w", err)

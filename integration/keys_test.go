@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
+)
+
+// TestValuesKeysExistInChart checks every key path we emit against the
+// default values.yaml of the pinned chart version. The chart ships no
+// values schema and silently ignores unknown keys, so a typo such as
+// `rootCoord` (the reference scenario's) would ship unnoticed.
+//
+// Below a default that is an empty map or list, or null, the chart passes
+// the value through as free-form Kubernetes YAML (affinity, resources,
+// extraEnv, annotations, ...): nothing further is checked there.
+//
+// A few keys are read by the chart's templates but missing from its
+// values.yaml; they are listed here with the template that reads them, and
+// the test checks that the template really does.
+var undocumentedChartKeys = map[string]string{
+	"streamingNode.topologySpreadConstraints": "templates/streamingnode-deployment.yaml",
+}
+
+func TestValuesKeysExistInChart(t *testing.T) {
+	shared := testenv.Shared(t)
+	for name, r := range renderAll(t) {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(shared, "reference", fmt.Sprintf("milvus-chart-%s-values.yaml", r.env.Milvus.Chart.Version))
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var defaults, ours map[string]any
+			if err := yaml.Unmarshal(b, &defaults); err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.Unmarshal(r.files["values.yaml"], &ours); err != nil {
+				t.Fatal(err)
+			}
+			var unknown []string
+			walkKeys(defaults, ours, "", &unknown)
+			sort.Strings(unknown)
+			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.env.Milvus.Chart.Version))
+			for _, u := range unknown {
+				tmpl, ok := undocumentedChartKeys[u]
+				if ok && strings.Contains(chartFile(t, chart, "milvus/"+tmpl), ".Values."+u) {
+					continue
+				}
+				t.Errorf("values key %s does not exist in chart %s", u, r.env.Milvus.Chart.Version)
+			}
+		})
+	}
+}
+
+// chartFile reads one file out of a packaged chart.
+func chartFile(t *testing.T, tgz, name string) string {
+	t.Helper()
+	f, err := os.Open(tgz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: no %s: %v", tgz, name, err)
+		}
+		if h.Name == name {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+	}
+}
+
+func walkKeys(def, ours map[string]any, prefix string, unknown *[]string) {
+	for k, v := range ours {
+		path := strings.TrimPrefix(prefix+"."+k, ".")
+		d, ok := def[k]
+		if !ok {
+			*unknown = append(*unknown, path)
+			continue
+		}
+		dm, dIsMap := d.(map[string]any)
+		om, oIsMap := v.(map[string]any)
+		if dIsMap && len(dm) > 0 && oIsMap {
+			walkKeys(dm, om, path, unknown)
+		}
+	}
+}
+
+// TestKeyCheckBites proves the walk reports what the reference scenario got
+// wrong.
+func TestKeyCheckBites(t *testing.T) {
+	def := map[string]any{"rootCoordinator": map[string]any{"replicas": 1, "resources": map[string]any{}}}
+	ours := map[string]any{
+		"rootCoord":       map[string]any{"replicas": 1},
+		"rootCoordinator": map[string]any{"replica": 2, "resources": map[string]any{"limits": map[string]any{"cpu": "1"}}},
+	}
+	var unknown []string
+	walkKeys(def, ours, "", &unknown)
+	sort.Strings(unknown)
+	if strings.Join(unknown, ",") != "rootCoord,rootCoordinator.replica" {
+		t.Errorf("got %v", unknown)
+	}
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the real tools the integration tests run (helm, kustomize), built
+# from the Go module proxy at the versions in hack/versions.env, into a cache
+# outside the repository so that only the first run on a machine pays:
+#   ${MILVUSGEN_CACHE:-~/.cache/milvusgen}/tools/<tool>-<version>/<tool>
+# and links them into .../tools/bin. Prints nothing but progress on stderr.
+#
+#   hack/tools.sh          install what is missing
+#   hack/tools.sh --dir    print the bin directory (for MILVUSGEN_TOOLS)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache=${MILVUSGEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/milvusgen}
+bin=$cache/tools/bin
+
+if [[ ${1:-} == --dir ]]; then
+	echo "$bin"
+	exit 0
+fi
+
+mkdir -p "$bin"
+
+# install NAME VERSION MODULE_PATH
+install() {
+	local name=$1 version=$2 module=$3
+	local dir=$cache/tools/$name-$version
+	if [[ ! -x $dir/$name ]]; then
+		echo "tools: building $name $version from the Go module proxy (first run only, a few minutes)" >&2
+		local start=$SECONDS
+		# A separate module cache entry per tool; GOFLAGS from the caller
+		# (e.g. -mod=vendor) must not leak in.
+		(cd / && GOFLAGS= GOBIN=$dir.tmp go install "$module@$version")
+		mv "$dir.tmp/$name" "$dir.tmp/$name.bin" 2>/dev/null || true
+		mkdir -p "$dir"
+		mv "$dir.tmp/$name.bin" "$dir/$name"
+		rm -rf "$dir.tmp"
+		echo "tools: $name $version built in $((SECONDS - start)) s" >&2
+	fi
+	ln -sf "$dir/$name" "$bin/$name"
+}
+
+install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5

@@ -4,6 +4,7 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/milvus-gitops/milvusgen/render"
@@ -37,29 +38,7 @@ func All(set *spec.Set) (map[string]render.FileSet, error) {
 		out[name] = fs
 	}
 	if len(errs) > 0 {
-		return nil, joinErrors(errs)
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
-}
-
-type multiError []error
-
-func (m multiError) Error() string {
-	s := ""
-	for i, e := range m {
-		if i > 0 {
-			s += "\n"
-		}
-		s += e.Error()
-	}
-	return s
-}
-
-func (m multiError) Unwrap() []error { return m }
-
-func joinErrors(errs []error) error {
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	return multiError(errs)
 }

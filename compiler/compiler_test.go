@@ -68,7 +68,13 @@ func TestDeterministic(t *testing.T) {
 	_, first := loadAll(t)
 	for i := 0; i < 5; i++ {
 		_, again := loadAll(t)
+		if len(again) != len(first) {
+			t.Fatalf("%d environments, then %d", len(first), len(again))
+		}
 		for env, files := range first {
+			if len(again[env]) != len(files) {
+				t.Fatalf("%s: %d files, then %d", env, len(files), len(again[env]))
+			}
 			for p, b := range files {
 				if !bytes.Equal(b, again[env][p]) {
 					t.Fatalf("%s/%s differs between two renders", env, p)

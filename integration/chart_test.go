@@ -109,8 +109,15 @@ func checkChartObjects(t *testing.T, env *model.Environment, objs, overlay []*un
 		checkSecurity(t, env, key, pod, evaluator)
 		if c.Resources != nil {
 			got := pod.Spec.Containers[0].Resources
-			if got.Limits.Memory().Value() != c.Resources.Limits.Memory || got.Requests.Cpu().MilliValue() != int64(c.Resources.Requests.CPU*1000) {
+			if got.Limits.Memory().Value() != c.Resources.Limits.Memory || got.Requests.Memory().Value() != c.Resources.Requests.Memory ||
+				got.Limits.Cpu().MilliValue() != int64(c.Resources.Limits.CPU*1000) || got.Requests.Cpu().MilliValue() != int64(c.Resources.Requests.CPU*1000) {
 				t.Errorf("%s: resources %v, want %+v", key, got, *c.Resources)
+			}
+		}
+		if c.AntiAffinity == "required" {
+			ru := d.Spec.Strategy.RollingUpdate
+			if ru == nil || ru.MaxSurge == nil || ru.MaxSurge.IntValue() != 0 {
+				t.Errorf("%s: one pod per node needs maxSurge 0, got %+v", key, d.Spec.Strategy)
 			}
 		}
 		// Our PDB must select exactly this component's pods.
@@ -146,6 +153,15 @@ func checkChartObjects(t *testing.T, env *model.Environment, objs, overlay []*un
 		t.Errorf("user.yaml etcd.rootPath = %s, want %s", got, env.Release)
 	}
 	def := configMap.Data["default.yaml"]
+	for _, key := range env.ComponentNames() {
+		if !strings.HasSuffix(key, "Coordinator") {
+			continue
+		}
+		want := fmt.Sprintf("enableActiveStandby: %t", env.Components[key].ActiveStandby)
+		if !strings.Contains(def, want) {
+			t.Errorf("default.yaml: %s wants %q", key, want)
+		}
+	}
 	for _, ep := range env.Dependencies.Etcd.Endpoints {
 		if !strings.Contains(def, ep) {
 			t.Errorf("default.yaml lacks etcd endpoint %s", ep)
@@ -207,13 +223,28 @@ func checkAffinity(t *testing.T, env *model.Environment, key string, c model.Com
 	}
 }
 
+// secretEnv lists the variables that must come from Secrets, and from which.
+func secretEnv(env *model.Environment) map[string]model.SecretKeyRef {
+	want := map[string]model.SecretKeyRef{}
+	if c := env.Dependencies.ObjectStorage.Credentials; c != nil {
+		want["MINIO_ACCESS_KEY_ID"], want["MINIO_SECRET_ACCESS_KEY"] = c.AccessKeyID, c.SecretAccessKey
+	}
+	if a := env.Dependencies.Etcd.Auth; a != nil {
+		want["ETCD_AUTH_USERNAME"], want["ETCD_AUTH_PASSWORD"] = a.Username, a.Password
+	}
+	mq := env.Dependencies.MessageQueue
+	if mq.Pulsar != nil && mq.Pulsar.Auth != nil {
+		want["PULSAR_AUTHPARAMS"] = mq.Pulsar.Auth.Params
+	}
+	if mq.Kafka != nil && mq.Kafka.SASL != nil {
+		want["KAFKA_SASLUSERNAME"], want["KAFKA_SASLPASSWORD"] = mq.Kafka.SASL.Username, mq.Kafka.SASL.Password
+	}
+	return want
+}
+
 func checkEnv(t *testing.T, env *model.Environment, key string, spec corev1.PodSpec) {
 	t.Helper()
-	creds := env.Dependencies.ObjectStorage.Credentials
-	if creds == nil {
-		return
-	}
-	want := map[string]model.SecretKeyRef{"MINIO_ACCESS_KEY_ID": creds.AccessKeyID, "MINIO_SECRET_ACCESS_KEY": creds.SecretAccessKey}
+	want := secretEnv(env)
 	for _, e := range spec.Containers[0].Env {
 		ref, ok := want[e.Name]
 		if !ok {

@@ -25,19 +25,16 @@ type Environment struct {
 	ServiceAccount ServiceAccount       `json:"serviceAccount"`
 	Delivery       Delivery             `json:"delivery"`
 	Config         Config               `json:"config"`
-	// MilvusConfig is the effective user.yaml (milvus.yaml overrides),
-	// derived by the schema from the typed config fields and config.extra.
+	// MilvusConfig holds the milvus.yaml keys the schema derives from the
+	// spec (typed config fields, dependencies); Config.Extra adds the rest.
 	MilvusConfig map[string]any `json:"milvusConfig"`
 }
 
-// Config is the typed part of the milvus.yaml overrides (MilvusConfig
-// holds the effective result).
+// Config holds the free-form milvus.yaml overrides (config.extra). The
+// typed config fields are folded into MilvusConfig by the schema; the
+// schema guarantees that the two never set the same key.
 type Config struct {
-	DataRetentionSeconds       int64 `json:"dataRetentionSeconds"`
-	SegmentMaxSizeMB           int64 `json:"segmentMaxSizeMB"`
-	Compaction                 bool  `json:"compaction"`
-	ProxyMaxTaskNum            int64 `json:"proxyMaxTaskNum"`
-	GracefulStopTimeoutSeconds int64 `json:"gracefulStopTimeoutSeconds"`
+	Extra map[string]any `json:"extra"`
 }
 
 // Milvus is the version and image.

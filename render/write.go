@@ -13,27 +13,75 @@ import (
 // temp directory, then swaps it in with renames, so dir is never left
 // half-written and stale files disappear.
 func Write(dir string, set FileSet) error {
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	tmp, err := stage(dir, set)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp) // no-op once renamed
+	return swap(tmp, dir)
+}
+
+// WriteAll writes root/<name> for every set. All trees are written to temp
+// directories first; only when every one is complete are they swapped in,
+// so an I/O error leaves the previous output in place.
+func WriteAll(root string, sets map[string]FileSet) error {
+	names := make([]string, 0, len(sets))
+	for n := range sets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	staged := map[string]string{}
+	defer func() {
+		for _, tmp := range staged {
+			os.RemoveAll(tmp)
+		}
+	}()
+	for _, n := range names {
+		tmp, err := stage(filepath.Join(root, n), sets[n])
+		if err != nil {
+			return err
+		}
+		staged[n] = tmp
+	}
+	for _, n := range names {
+		if err := swap(staged[n], filepath.Join(root, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stage writes set into a new temp directory beside dir.
+func stage(dir string, set FileSet) (string, error) {
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	if err != nil {
+		return "", err
+	}
 	for _, p := range set.Paths() {
 		target := filepath.Join(tmp, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
+			os.RemoveAll(tmp)
+			return "", err
 		}
 		if err := os.WriteFile(target, set[p], 0o644); err != nil {
-			return err
+			os.RemoveAll(tmp)
+			return "", err
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		os.RemoveAll(tmp)
+		return "", err
 	}
+	return tmp, nil
+}
+
+// swap puts the staged tmp in place of dir.
+func swap(tmp, dir string) error {
+	parent := filepath.Dir(filepath.Clean(dir))
 	old := ""
 	if _, err := os.Stat(dir); err == nil {
 		old = filepath.Join(parent, "."+filepath.Base(dir)+".old")
@@ -52,6 +100,14 @@ func Write(dir string, set FileSet) error {
 		return os.RemoveAll(old)
 	}
 	return nil
+}
+
+// Generated reports whether dir is an overlay this tool wrote (its
+// kustomization.yaml carries our header), so that it may be removed when
+// its environment is gone.
+func Generated(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, kustomizationFile))
+	return err == nil && bytes.HasPrefix(b, []byte(headerPrefix))
 }
 
 // Drift is how a directory differs from a file set.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -152,6 +153,13 @@ func (s *Set) Value(name string) (cue.Value, error) {
 		diags = append(diags, unknownFields(def, v, user, path, notAllowed)...)
 	}
 	if len(diags) > 0 {
+		// An error inside a schema helper (a let, a derived field) is also
+		// reported at the user's field; keep only the user's paths.
+		prefix := path.String() + "."
+		own := slices.DeleteFunc(slices.Clone(diags), func(d Diagnostic) bool { return !strings.HasPrefix(d.Path, prefix) })
+		if len(own) > 0 {
+			diags = own
+		}
 		return cue.Value{}, &Error{Diags: dedupe(diags)}
 	}
 	return v, nil

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,8 +82,10 @@ func TestValidEnvironment(t *testing.T) {
 	if got := env.Dependencies.ObjectStorage.RootPath; got != "milvus-t" {
 		t.Errorf("object storage rootPath defaults to the release, got %q", got)
 	}
-	if got := env.Config.GracefulStopTimeoutSeconds; got != 25 {
-		t.Errorf("graceful stop defaults to 5 s under the 30 s grace period, got %d", got)
+	for _, role := range []string{"common", "proxy", "queryNode", "dataNode"} {
+		if got := fmt.Sprint(env.MilvusConfig[role].(map[string]any)["gracefulStopTimeout"]); got != "25" {
+			t.Errorf("%s.gracefulStopTimeout defaults to 5 s under the 30 s grace period, got %s", role, got)
+		}
 	}
 }
 
@@ -131,7 +134,7 @@ func TestValidationErrors(t *testing.T) {
 				replace("messageQueue: type: \"woodpecker\"", "messageQueue: type: \"woodpecker\" // HERE"),
 			),
 			wantPath: "environments.t.dependencies.messageQueue.type",
-			wantMsg:  `must be one of "kafka", "pulsar", got "woodpecker"`,
+			wantMsg:  `woodpecker needs Milvus 2.6; 2.5 supports pulsar and kafka`,
 		},
 		{
 			name:     "required anti-affinity needs enough nodes",
@@ -170,7 +173,7 @@ func TestValidationErrors(t *testing.T) {
 				extra("availability: terminationGracePeriodSeconds: 60 // HERE"),
 			),
 			wantPath: "environments.t.availability.terminationGracePeriodSeconds",
-			wantMsg:  `not supported with delivery.kind \"argocd\"`,
+			wantMsg:  `not supported with delivery.kind "argocd"`,
 		},
 		{
 			name:     "no field can hold a secret value",
@@ -191,6 +194,84 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  `invalid value "2.4.0"`,
 		},
 		{
+			name:     "an environment name must be a DNS label",
+			edit:     replace("environments: t: {", "environments: Bad_Name: { // HERE"),
+			wantPath: "environments.Bad_Name.name",
+			wantMsg:  `invalid value "Bad_Name"`,
+		},
+		{
+			name:     "selector labels are reserved",
+			edit:     extra(`labels: component: "x" // HERE`),
+			wantPath: "environments.t.labels.component",
+			wantMsg:  `label "component" is reserved`,
+		},
+		{
+			name:     "no secret value in config.extra",
+			edit:     extra(`config: extra: minio: secretAccessKey: "minioadmin" // HERE`),
+			wantPath: "environments.t.config.extra.minio.secretAccessKey",
+			wantMsg:  "a spec holds no secret value",
+		},
+		{
+			name:     "config.extra cannot set what a typed field owns",
+			edit:     extra(`config: extra: common: retentionDuration: 5 // HERE`),
+			wantPath: "environments.t.config.extra.common.retentionDuration",
+			wantMsg:  "set config.dataRetentionSeconds instead",
+		},
+		{
+			name:     "Helm release names have 53 characters at most",
+			edit:     extra(`release: "milvus-a-very-long-release-name-that-helm-will-refuse-x" // HERE`),
+			wantPath: "environments.t.release",
+			wantMsg:  "MaxRunes(53)",
+		},
+		{
+			name:     "production is not open to the internet",
+			edit:     extra(`production: true, service: {type: "LoadBalancer", loadBalancerSourceRanges: ["0.0.0.0/0"]} // HERE`),
+			wantPath: "environments.t.service.loadBalancerSourceRanges.0",
+			wantMsg:  `invalid value "0.0.0.0/0"`,
+		},
+		{
+			name:     "source ranges are CIDRs",
+			edit:     extra(`service: {type: "LoadBalancer", loadBalancerSourceRanges: ["999.1.1.1/99"]} // HERE`),
+			wantPath: "environments.t.service.loadBalancerSourceRanges.0",
+			wantMsg:  "net.IPCIDR",
+		},
+		{
+			name:     "cpu in millicores",
+			edit:     replace("proxy: replicas:          1", "proxy: {replicas: 1, resources: {requests: {cpu: 0.0005, memory: 1Gi}, limits: {cpu: 1, memory: 1Gi}}} // HERE"),
+			wantPath: "environments.t.components.proxy.resources.requests.cpu",
+			wantMsg:  "math.MultipleOf(0.001)",
+		},
+		{
+			name:     "a node in every zone",
+			edit:     chain(replace("topology: nodes: 3", `topology: {nodes: 2, zones: ["a", "b", "c"]} // HERE`)),
+			wantPath: "environments.t.topology.nodes",
+			wantMsg:  "invalid value 2 (out of bound >=3)",
+		},
+		{
+			name:     "zones are unique",
+			edit:     chain(replace("topology: nodes: 3", `topology: {nodes: 3, zones: ["a", "a"]} // HERE`)),
+			wantPath: "environments.t.topology.zones",
+			wantMsg:  "list.UniqueItems",
+		},
+		{
+			name:     "a liveness probe succeeds once",
+			edit:     extra("probes: liveness: successThreshold: 3 // HERE"),
+			wantPath: "environments.t.probes.liveness.successThreshold",
+			wantMsg:  "conflicting values 1 and 3",
+		},
+		{
+			name:     "2.6 has only the mixCoordinator",
+			edit:     replace(`milvus: version: "2.6.15"`, `milvus: {version: "2.6.15", coordinators: "separate"} // HERE`),
+			wantPath: "environments.t.milvus.coordinators",
+			wantMsg:  `Milvus 2.6 has only the mixCoordinator`,
+		},
+		{
+			name:     "the chart's annotations are its own",
+			edit:     replace("proxy: replicas:          1", `proxy: {replicas: 1, annotations: "checksum/config": "x"} // HERE`),
+			wantPath: "environments.t.components.proxy.annotations.\"checksum/config\"",
+			wantMsg:  "is set by the chart",
+		},
+		{
 			name:     "wrong type",
 			edit:     replace("topology: nodes: 3", `topology: nodes: "three" // HERE`),
 			wantPath: "environments.t.topology.nodes",
@@ -205,12 +286,21 @@ func TestValidationErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = set.Environment("t")
+			_, err = set.Environment(set.Names()[0])
 			var serr *Error
 			if !errors.As(err, &serr) {
 				t.Fatalf("want a spec error, got %v", err)
 			}
 			line := markerLine(t, src)
+			seen := map[string]bool{}
+			for _, d := range serr.Diags {
+				// Every diagnostic is the user's: positioned, on a path they
+				// can find in their file, said once.
+				if d.File == "" || !strings.HasPrefix(d.Path, "environments.") || seen[d.String()] {
+					t.Errorf("unusable or repeated diagnostic: %s", d)
+				}
+				seen[d.String()] = true
+			}
 			for _, d := range serr.Diags {
 				if d.Path == tc.wantPath && strings.Contains(d.Msg, tc.wantMsg) {
 					if d.File != file || d.Line != line || d.Col < 1 {

@@ -124,46 +124,81 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	var names []string
 	switch {
+	case *all && fs.NArg() == 0 && *out != "":
+		return renderAll(set, *out, stderr)
 	case *all && fs.NArg() == 0:
-		if *out == "" {
-			fmt.Fprintln(stderr, "gen render --all: needs -o DIR")
-			return exitError
-		}
-		names = set.Names()
-	case !*all && fs.NArg() == 1:
-		names = []string{fs.Arg(0)}
-	default:
+		fmt.Fprintln(stderr, "gen render --all: needs -o DIR")
+		return exitError
+	case *all || fs.NArg() != 1:
 		fs.Usage()
 		return exitError
 	}
-	// Render everything before writing anything: one bad environment
-	// writes nothing.
-	sets := map[string]render.FileSet{}
-	for _, n := range names {
-		files, err := compiler.Environment(set, n)
-		if err != nil {
-			return fail(stderr, err)
-		}
-		sets[n] = files
+	name := fs.Arg(0)
+	files, err := compiler.Environment(set, name)
+	if err != nil {
+		return fail(stderr, err)
 	}
 	if *out == "" {
-		stream, err := render.Build(sets[names[0]])
+		stream, err := render.Build(files)
 		if err != nil {
-			return fail(stderr, fmt.Errorf("render %s: %w", names[0], err))
+			return fail(stderr, fmt.Errorf("render %s: %w", name, err))
 		}
 		stdout.Write(stream)
 		return exitOK
 	}
-	for _, n := range names {
-		dir := filepath.Join(*out, n)
-		if err := render.Write(dir, sets[n]); err != nil {
-			return fail(stderr, fmt.Errorf("render %s: write %s: %w", n, dir, err))
+	dir := filepath.Join(*out, name)
+	if err := render.Write(dir, files); err != nil {
+		return fail(stderr, fmt.Errorf("render %s: write %s: %w", name, dir, err))
+	}
+	fmt.Fprintf(stderr, "wrote %s (%d files)\n", dir, len(files))
+	return exitOK
+}
+
+// renderAll renders every environment, or writes nothing, and removes the
+// overlays of environments that no longer exist.
+func renderAll(set *spec.Set, out string, stderr io.Writer) int {
+	sets, err := compiler.All(set)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if err := render.WriteAll(out, sets); err != nil {
+		return fail(stderr, fmt.Errorf("render --all: %w", err))
+	}
+	for _, n := range set.Names() {
+		fmt.Fprintf(stderr, "wrote %s (%d files)\n", filepath.Join(out, n), len(sets[n]))
+	}
+	for _, dir := range orphans(set, out) {
+		if !render.Generated(dir) {
+			fmt.Fprintf(stderr, "left %s: no environment, but not written by gen\n", dir)
+			continue
 		}
-		fmt.Fprintf(stderr, "wrote %s (%d files)\n", dir, len(sets[n]))
+		if err := os.RemoveAll(dir); err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stderr, "removed %s (no such environment)\n", dir)
 	}
 	return exitOK
+}
+
+// orphans are the directories of out that are no environment of set.
+func orphans(set *spec.Set, out string) []string {
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, n := range set.Names() {
+		known[n] = true
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && !known[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
+			dirs = append(dirs, filepath.Join(out, e.Name()))
+		}
+	}
+	sort.Strings(dirs)
+	return dirs
 }
 
 func runVet(args []string, stdout, stderr io.Writer) int {
@@ -177,22 +212,43 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	for _, arg := range fs.Args() {
-		dir, name := *overlays, arg
-		if strings.HasSuffix(arg, ".cue") {
-			dir, name = filepath.Dir(arg), strings.TrimSuffix(filepath.Base(arg), ".cue")
-		}
-		set, err := spec.Load(dir)
+		set, names, err := resolve(*overlays, arg)
 		if err != nil {
 			code = fail(stderr, err)
 			continue
 		}
-		if _, err := set.Environment(name); err != nil {
-			code = fail(stderr, err)
-			continue
+		for _, name := range names {
+			if _, err := set.Environment(name); err != nil {
+				code = fail(stderr, err)
+				continue
+			}
+			fmt.Fprintf(stdout, "ok %s\n", name)
 		}
-		fmt.Fprintf(stdout, "ok %s\n", name)
 	}
 	return code
+}
+
+// resolve turns a vet argument into environments: an environment name, or
+// a .cue file (every environment that file defines).
+func resolve(overlays, arg string) (*spec.Set, []string, error) {
+	if !strings.HasSuffix(arg, ".cue") {
+		set, err := spec.Load(overlays)
+		return set, []string{arg}, err
+	}
+	set, err := spec.LoadFile(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	for _, n := range set.Names() {
+		if filepath.Clean(set.File(n)) == filepath.Clean(arg) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil, fmt.Errorf("%s defines no environment (environments: <name>: {...})", arg)
+	}
+	return set, names, nil
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) int {
@@ -236,24 +292,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	// Directories of environments that no longer exist are stale too.
-	entries, err := os.ReadDir(*out)
-	if err != nil && !os.IsNotExist(err) {
-		return fail(stderr, err)
-	}
-	known := map[string]bool{}
-	for _, n := range set.Names() {
-		known[n] = true
-	}
-	var extra []string
-	for _, e := range entries {
-		if e.IsDir() && !known[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
-			extra = append(extra, e.Name())
-		}
-	}
-	sort.Strings(extra)
-	for _, e := range extra {
+	for _, dir := range orphans(set, *out) {
 		drift = true
-		fmt.Fprintf(stdout, "stale   %s/ (no environment %q)\n", filepath.Join(*out, e), e)
+		fmt.Fprintf(stdout, "stale   %s/ (no environment %q)\n", dir, filepath.Base(dir))
 	}
 	if drift {
 		fmt.Fprintln(stderr, "gen check: out/ differs from the specs; run: gen render --all -o", *out)

@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/model"
@@ -20,7 +22,11 @@ const etcdTLSMount = "/milvus/secrets/etcd-tls"
 
 // Generate builds the chart values of an environment.
 func Generate(env *model.Environment) (*Values, error) {
-	userYAML, err := yaml.Marshal(env.MilvusConfig)
+	user, err := mergeConfig(env.MilvusConfig, env.Config.Extra, "")
+	if err != nil {
+		return nil, fmt.Errorf("user.yaml: %w", err)
+	}
+	userYAML, err := yaml.Marshal(user)
 	if err != nil {
 		return nil, fmt.Errorf("user.yaml: %w", err)
 	}
@@ -144,6 +150,9 @@ func component(env *model.Environment, c model.ComponentInfo, extraEnv []corev1.
 		on := true
 		out.Enabled = &on
 	}
+	if spec.AntiAffinity == "required" {
+		out.Strategy = replaceOneByOne()
+	}
 	if strings.HasSuffix(c.Key, "Coordinator") {
 		out.ActiveStandby = &Toggle{Enabled: spec.ActiveStandby}
 	}
@@ -155,6 +164,18 @@ func component(env *model.Environment, c model.ComponentInfo, extraEnv []corev1.
 		out.Resources = r
 	}
 	return out, nil
+}
+
+// replaceOneByOne is the rollout of a component whose pods need a node each:
+// a surge pod would need a node more than the replicas, and with as many
+// replicas as nodes the default rollout (maxSurge 25%) never finishes. So
+// one old pod goes first, and its node takes the new one.
+func replaceOneByOne() *appsv1.DeploymentStrategy {
+	zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
+	return &appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &zero, MaxUnavailable: &one},
+	}
 }
 
 func affinity(env *model.Environment, key string, spec model.Component) *corev1.Affinity {
@@ -276,6 +297,14 @@ func volumes(env *model.Environment) ([]corev1.Volume, []corev1.VolumeMount) {
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "etcd-tls", MountPath: etcdTLSMount, ReadOnly: true})
 	}
+	// The image's data directory belongs to root: a non-root Milvus (or a
+	// read-only root filesystem) needs a writable one. The chart mounts one
+	// only on query and index nodes (/var/lib/milvus/data), not on the 2.6
+	// data nodes that build indexes or on the streaming nodes.
+	if env.Security.RunAsNonRoot || env.Security.ReadOnlyRootFilesystem {
+		vols = append(vols, corev1.Volume{Name: "milvus-var", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "milvus-var", MountPath: "/var/lib/milvus"})
+	}
 	if env.Security.ReadOnlyRootFilesystem {
 		vols = append(vols, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
@@ -336,6 +365,33 @@ func externalS3(o model.ObjectStorage) ExternalS3 {
 		Region:         o.Region,
 		UseVirtualHost: o.UseVirtualHost,
 	}
+}
+
+// mergeConfig returns derived with extra merged in, without changing either.
+// The schema keeps their keys apart; a collision is reported, not resolved.
+func mergeConfig(derived, extra map[string]any, at string) (map[string]any, error) {
+	out := make(map[string]any, len(derived)+len(extra))
+	for k, v := range derived {
+		out[k] = v
+	}
+	for k, v := range extra {
+		cur, ok := out[k]
+		if !ok {
+			out[k] = v
+			continue
+		}
+		cm, ok1 := cur.(map[string]any)
+		em, ok2 := v.(map[string]any)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("config.extra.%s%s is set by the spec already", at, k)
+		}
+		merged, err := mergeConfig(cm, em, at+k+".")
+		if err != nil {
+			return nil, err
+		}
+		out[k] = merged
+	}
+	return out, nil
 }
 
 func nilIfEmpty(m map[string]string) map[string]string {

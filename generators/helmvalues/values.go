@@ -4,7 +4,10 @@
 // a test checks every emitted key path against the chart's default values.
 package helmvalues
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
 
 // Values is the subset of the chart's values.yaml that we set.
 type Values struct {
@@ -127,6 +130,7 @@ type Component struct {
 	ExtraEnv                  []corev1.EnvVar                   `json:"extraEnv,omitempty"`
 	Annotations               map[string]string                 `json:"annotations,omitempty"`
 	ActiveStandby             *Toggle                           `json:"activeStandby,omitempty"`
+	Strategy                  *appsv1.DeploymentStrategy        `json:"strategy,omitempty"`
 }
 
 // ExternalS3 is the object storage. accessKey and secretKey stay empty: the

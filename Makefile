@@ -5,16 +5,26 @@ SHELL := /bin/bash
 GO ?= go
 TOOLS := $(shell hack/tools.sh --dir)
 
-.PHONY: test tools render check vet fmt bench
+.PHONY: test tools e2e precheck render check vet fmt bench
 
-## test: install helm and kustomize (cached), then vet, check out/ and run all tests
+## test: build the pinned tools (cached), then vet, check out/ and run every
+## test, the API-server e2e included (needs etcd on PATH: .ci/run installs it)
 test: tools vet
 	$(GO) run ./cmd/gen check
 	MILVUSGEN_TOOLS=$(TOOLS) $(GO) test -count=1 ./...
 
-## tools: build the pinned helm and kustomize into the cache (first run: minutes)
+## tools: build helm, kustomize, kubeconform, kube-apiserver and kubectl into
+## the cache (first run: about 11 minutes on 2 cores; then seconds)
 tools:
 	hack/tools.sh
+
+## e2e: validate every environment against a real kube-apiserver with the CRDs
+e2e: tools
+	MILVUSGEN_TOOLS=$(TOOLS) $(GO) test -count=1 -v ./e2e
+
+## precheck: kubeconform -strict on out/ with the schemas e2e cached (no server)
+precheck:
+	hack/precheck.sh
 
 ## render: re-render every environment into out/ (commit the result)
 render:

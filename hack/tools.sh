@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the real tools the integration tests run (helm, kustomize), built
-# from the Go module proxy at the versions in hack/versions.env, into a cache
-# outside the repository so that only the first run on a machine pays:
+# Installs the real tools the tests run (helm, kustomize, kubeconform, and
+# through hack/kube-build.sh kube-apiserver and kubectl), built from the Go
+# module proxy at the versions in hack/versions.env, into a cache outside
+# the repository so that only the first run on a machine pays:
 #   ${MILVUSGEN_CACHE:-~/.cache/milvusgen}/tools/<tool>-<version>/<tool>
 # and links them into .../tools/bin. Prints nothing but progress on stderr.
 #
@@ -44,3 +45,5 @@ install() {
 
 install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform
+"$here/kube-build.sh"

@@ -29,9 +29,9 @@ func TestChartYieldsIntendedCluster(t *testing.T) {
 	shared := testenv.Shared(t)
 	for name, r := range renderAll(t) {
 		t.Run(name, func(t *testing.T) {
-			env := r.env
+			env := r.Env
 			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
-			values := writeTemp(t, "values.yaml", r.files["values.yaml"])
+			values := writeTemp(t, "values.yaml", r.Files["values.yaml"])
 			stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--values", values)
 			objs := decodeAll(t, stream)
 			overlay := decodeOverlay(t, r)
@@ -43,11 +43,11 @@ func TestChartYieldsIntendedCluster(t *testing.T) {
 func decodeOverlay(t *testing.T, r rendered) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
-	for _, p := range r.files.Paths() {
+	for _, p := range r.Files.Paths() {
 		if p == "values.yaml" || strings.HasPrefix(p, "kustomiz") {
 			continue
 		}
-		out = append(out, decodeAll(t, r.files[p])...)
+		out = append(out, decodeAll(t, r.Files[p])...)
 	}
 	return out
 }

@@ -36,7 +36,7 @@ func TestValuesKeysExistInChart(t *testing.T) {
 	shared := testenv.Shared(t)
 	for name, r := range renderAll(t) {
 		t.Run(name, func(t *testing.T) {
-			p := filepath.Join(shared, "reference", fmt.Sprintf("milvus-chart-%s-values.yaml", r.env.Milvus.Chart.Version))
+			p := filepath.Join(shared, "reference", fmt.Sprintf("milvus-chart-%s-values.yaml", r.Env.Milvus.Chart.Version))
 			b, err := os.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)
@@ -45,19 +45,19 @@ func TestValuesKeysExistInChart(t *testing.T) {
 			if err := yaml.Unmarshal(b, &defaults); err != nil {
 				t.Fatal(err)
 			}
-			if err := yaml.Unmarshal(r.files["values.yaml"], &ours); err != nil {
+			if err := yaml.Unmarshal(r.Files["values.yaml"], &ours); err != nil {
 				t.Fatal(err)
 			}
 			var unknown []string
 			walkKeys(defaults, ours, "", &unknown)
 			sort.Strings(unknown)
-			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.env.Milvus.Chart.Version))
+			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
 			for _, u := range unknown {
 				tmpl, ok := undocumentedChartKeys[u]
 				if ok && strings.Contains(chartFile(t, chart, "milvus/"+tmpl), ".Values."+u) {
 					continue
 				}
-				t.Errorf("values key %s does not exist in chart %s", u, r.env.Milvus.Chart.Version)
+				t.Errorf("values key %s does not exist in chart %s", u, r.Env.Milvus.Chart.Version)
 			}
 		})
 	}

@@ -18,7 +18,7 @@ func TestStockKustomizeBuildsOut(t *testing.T) {
 	for name, r := range renderAll(t) {
 		t.Run(name, func(t *testing.T) {
 			got := run(t, kustomize, "build", filepath.Join(root, "out", name))
-			want, err := render.Build(r.files)
+			want, err := render.Build(r.Files)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,18 +25,18 @@ func TestFluxPostRendererSetsGracePeriod(t *testing.T) {
 	shared := testenv.Shared(t)
 	tested := 0
 	for name, r := range renderAll(t) {
-		g := r.env.Availability.TerminationGracePeriodSeconds
-		if g == nil || r.env.Delivery.Kind != "flux" {
+		g := r.Env.Availability.TerminationGracePeriodSeconds
+		if g == nil || r.Env.Delivery.Kind != "flux" {
 			continue
 		}
 		tested++
 		t.Run(name, func(t *testing.T) {
 			var hr helmv2.HelmRelease
-			if err := yaml.UnmarshalStrict(r.files[fmt.Sprintf("helmrelease-%s.yaml", r.env.Release)], &hr); err != nil {
+			if err := yaml.UnmarshalStrict(r.Files[fmt.Sprintf("helmrelease-%s.yaml", r.Env.Release)], &hr); err != nil {
 				t.Fatal(err)
 			}
-			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.env.Milvus.Chart.Version))
-			stream := run(t, helm, "template", r.env.Release, chart, "--namespace", r.env.Namespace, "--values", writeTemp(t, "values.yaml", r.files["values.yaml"]))
+			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
+			stream := run(t, helm, "template", r.Env.Release, chart, "--namespace", r.Env.Namespace, "--values", writeTemp(t, "values.yaml", r.Files["values.yaml"]))
 
 			k := types.Kustomization{Resources: []string{"chart.yaml"}}
 			for _, pr := range hr.Spec.PostRenderers {
@@ -71,8 +71,8 @@ func TestFluxPostRendererSetsGracePeriod(t *testing.T) {
 					t.Errorf("%s: terminationGracePeriodSeconds %v, want %d", d.Name, got, *g)
 				}
 			}
-			if n != len(r.env.Components) {
-				t.Errorf("patched %d Deployments, want %d", n, len(r.env.Components))
+			if n != len(r.Env.Components) {
+				t.Errorf("patched %d Deployments, want %d", n, len(r.Env.Components))
 			}
 		})
 	}

@@ -90,7 +90,7 @@ func argocd(env *model.Environment) (*Result, error) {
 			Namespace: a.Namespace,
 			Labels:    generators.CommonLabels(env.Name, env.Release, env.Labels),
 			// Deleting the Application deletes what it deployed.
-			Finalizers: []string{"resources-finalizer.argocd.argoproj.io"},
+			Finalizers: []string{"resources-finalizer.argocd.argoproj.io/foreground"},
 		},
 		Spec: ApplicationSpec{
 			Project:     a.Project,

@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/milvus-gitops/milvusgen/internal/kubeapi"
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
+)
+
+// createNamespace creates ns for real, enforcing and warning at the
+// "restricted" Pod Security level, so that dry runs into it are judged as
+// strictly as the cluster can.
+func createNamespace(t *testing.T, s *kubeapi.Server, ns string) {
+	t.Helper()
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: %s
+  labels:
+    pod-security.kubernetes.io/enforce: restricted
+    pod-security.kubernetes.io/warn: restricted
+---
+# No controller-manager runs here to create the default ServiceAccount,
+# which the ServiceAccount admission plugin looks up for every pod.
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: default
+  namespace: %s
+`, ns, ns)
+	if _, _, err := kubectl(s, []byte(manifest), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dryRun server-side dry-runs a stream and returns the objects accepted
+// and the warnings. Strict field validation turns unknown fields into errors.
+func dryRun(t *testing.T, s *kubeapi.Server, ns string, stream []byte) ([]string, []string, error) {
+	t.Helper()
+	args := []string{"apply", "--dry-run=server", "--validate=strict", "-f", "-"}
+	if ns != "" {
+		args = append(args, "--namespace", ns)
+	}
+	stdout, stderr, err := kubectl(s, stream, args...)
+	var accepted []string
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if l != "" {
+			accepted = append(accepted, strings.TrimSuffix(l, " (server dry run)"))
+		}
+	}
+	return accepted, warnings(stderr), err
+}
+
+// TestOverlaysAcceptedByAPIServer applies `kustomize build out/ENV` of every
+// environment with a server-side dry run: schema, CRDs, defaulting and
+// admission all run. Any error or warning fails.
+func TestOverlaysAcceptedByAPIServer(t *testing.T) {
+	s := server(t)
+	kustomize := testenv.Tool(t, "kustomize")
+	root := testenv.RepoRoot(t)
+	for name, r := range testenv.RenderAll(t) {
+		t.Run(name, func(t *testing.T) {
+			createNamespace(t, s, r.Env.Namespace)
+			if r.Env.Delivery.ArgoCD != nil {
+				createNamespace(t, s, r.Env.Delivery.ArgoCD.Namespace)
+			}
+			stream := testenv.Run(t, kustomize, "build", filepath.Join(root, "out", name))
+			accepted, warns, err := dryRun(t, s, "", stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range warns {
+				t.Errorf("warning on an object we generate: %s", w)
+			}
+			if want := len(testenv.DecodeAll(t, stream)); len(accepted) != want {
+				t.Errorf("API server accepted %d objects, the overlay has %d", len(accepted), want)
+			}
+			t.Logf("accepted: %s", strings.Join(accepted, ", "))
+		})
+	}
+}
+
+// podSecurityWarning is kubectl's rendering of a Pod Security warning.
+var podSecurityWarning = regexp.MustCompile(`would violate PodSecurity "restricted:[^"]+": (.*)$`)
+
+// TestChartObjectsAcceptedByAPIServer dry-runs what the Milvus chart renders
+// from our values into the restricted namespace. Deployments get Pod
+// Security warnings rather than rejections: with non-root enabled there
+// must be none; without it, only the non-root check may complain.
+func TestChartObjectsAcceptedByAPIServer(t *testing.T) {
+	s := server(t)
+	for name, r := range testenv.RenderAll(t) {
+		t.Run(name, func(t *testing.T) {
+			createNamespace(t, s, r.Env.Namespace)
+			stream := testenv.HelmTemplate(t, r)
+			accepted, warns, err := dryRun(t, s, r.Env.Namespace, stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range warns {
+				m := podSecurityWarning.FindStringSubmatch(w)
+				if m == nil {
+					t.Errorf("warning: %s", w)
+					continue
+				}
+				if r.Env.Security.RunAsNonRoot {
+					t.Errorf("non-root Milvus must pass restricted: %s", w)
+					continue
+				}
+				for _, v := range strings.Split(m[1], "), ") {
+					if !strings.HasPrefix(v, "runAsNonRoot != true") {
+						t.Errorf("violation beyond the chosen hardening (root allowed, nothing else): %s", v)
+					}
+				}
+			}
+			t.Logf("accepted: %s; %d Pod Security warnings (root allowed: %v)", strings.Join(accepted, ", "), len(warns), !r.Env.Security.RunAsNonRoot)
+		})
+	}
+}
+
+// TestServiceAccountsHaveLeastPrivilege applies every ServiceAccount, Role
+// and RoleBinding we render (and those of the chart) for real, then asks the
+// API server what each account may do.
+func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
+	s := server(t)
+	kustomize := testenv.Tool(t, "kustomize")
+	root := testenv.RepoRoot(t)
+	tested := 0
+	for name, r := range testenv.RenderAll(t) {
+		t.Run(name, func(t *testing.T) {
+			createNamespace(t, s, r.Env.Namespace)
+			ns := r.Env.Namespace
+			var rbac []string
+			var accounts []string
+			streams := [][]byte{testenv.Run(t, kustomize, "build", filepath.Join(root, "out", name)), testenv.HelmTemplate(t, r)}
+			for _, stream := range streams {
+				for _, o := range testenv.DecodeAll(t, stream) {
+					switch o.GetKind() {
+					case "ServiceAccount", "Role", "RoleBinding":
+						b, err := o.MarshalJSON()
+						if err != nil {
+							t.Fatal(err)
+						}
+						rbac = append(rbac, string(b))
+						if o.GetKind() == "ServiceAccount" {
+							accounts = append(accounts, o.GetName())
+						}
+					}
+				}
+			}
+			for _, obj := range rbac {
+				if _, _, err := kubectl(s, []byte(obj), "apply", "--namespace", ns, "-f", "-"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sort.Strings(accounts)
+			for _, sa := range accounts {
+				tested++
+				as := fmt.Sprintf("--as=system:serviceaccount:%s:%s", ns, sa)
+				for _, check := range privileges(sa, ns) {
+					out, _, _ := kubectl(s, nil, append([]string{"auth", "can-i", as}, check.args...)...)
+					got := strings.TrimSpace(out) == "yes"
+					if got != check.allowed {
+						t.Errorf("%s: can-i %s = %v, want %v", sa, strings.Join(check.args, " "), got, check.allowed)
+					}
+				}
+			}
+			t.Logf("service accounts checked: %v", accounts)
+		})
+	}
+	if tested == 0 {
+		t.Log("no ServiceAccount rendered yet")
+	}
+}
+
+type privilege struct {
+	args    []string
+	allowed bool
+}
+
+// privileges lists what a ServiceAccount may and may not do. Every account
+// is denied the representative dangerous things; accounts with a job get
+// what that job needs, and nothing more.
+func privileges(sa, ns string) []privilege {
+	denied := func(args ...string) privilege { return privilege{args, false} }
+	out := []privilege{
+		denied("get", "secrets", "-n", ns),
+		denied("list", "secrets", "-n", ns),
+		denied("delete", "pods", "-n", "kube-system"),
+		denied("delete", "deployments", "-n", ns),
+		denied("create", "pods", "-n", ns),
+		denied("create", "rolebindings", "-n", ns),
+		denied("get", "nodes"),
+	}
+	return out
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/internal/jsonschema"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/internal/testrender"
 )
 
 // TestKubeconformPrecheck generates kubeconform's JSON schemas from this
@@ -68,10 +69,10 @@ func TestKubeconformPrecheck(t *testing.T) {
 		return string(out), err
 	}
 	root := testenv.RepoRoot(t)
-	for name, r := range testenv.RenderAll(t) {
+	for name, r := range testrender.RenderAll(t) {
 		for what, stream := range map[string][]byte{
-			"overlay": testenv.Run(t, kustomize, "build", filepath.Join(root, "out", name)),
-			"chart":   testenv.HelmTemplate(t, r),
+			"overlay": testrender.Run(t, kustomize, "build", filepath.Join(root, "out", name)),
+			"chart":   testrender.HelmTemplate(t, r),
 		} {
 			out, err := check(stream)
 			if err != nil || !strings.Contains(out, "Invalid: 0, Errors: 0, Skipped: 0") {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/internal/kubeapi"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/internal/testrender"
 )
 
 // createNamespace creates ns for real, enforcing and warning at the
@@ -63,13 +65,13 @@ func TestOverlaysAcceptedByAPIServer(t *testing.T) {
 	s := server(t)
 	kustomize := testenv.Tool(t, "kustomize")
 	root := testenv.RepoRoot(t)
-	for name, r := range testenv.RenderAll(t) {
+	for name, r := range testrender.RenderAll(t) {
 		t.Run(name, func(t *testing.T) {
 			createNamespace(t, s, r.Env.Namespace)
 			if r.Env.Delivery.ArgoCD != nil {
 				createNamespace(t, s, r.Env.Delivery.ArgoCD.Namespace)
 			}
-			stream := testenv.Run(t, kustomize, "build", filepath.Join(root, "out", name))
+			stream := testrender.Run(t, kustomize, "build", filepath.Join(root, "out", name))
 			accepted, warns, err := dryRun(t, s, "", stream)
 			if err != nil {
 				t.Fatal(err)
@@ -77,8 +79,19 @@ func TestOverlaysAcceptedByAPIServer(t *testing.T) {
 			for _, w := range warns {
 				t.Errorf("warning on an object we generate: %s", w)
 			}
-			if want := len(testenv.DecodeAll(t, stream)); len(accepted) != want {
+			if want := len(testrender.DecodeAll(t, stream)); len(accepted) != want {
 				t.Errorf("API server accepted %d objects, the overlay has %d", len(accepted), want)
+			}
+			// The opt-in restore Job, which the overlay does not include.
+			if restore := filepath.Join(root, "out", name, "restore"); exists(restore) {
+				more, warns, err := dryRun(t, s, "", testrender.Run(t, kustomize, "build", restore))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range warns {
+					t.Errorf("warning on the restore Job: %s", w)
+				}
+				accepted = append(accepted, more...)
 			}
 			t.Logf("accepted: %s", strings.Join(accepted, ", "))
 		})
@@ -94,10 +107,10 @@ var podSecurityWarning = regexp.MustCompile(`would violate PodSecurity "restrict
 // must be none; without it, only the non-root check may complain.
 func TestChartObjectsAcceptedByAPIServer(t *testing.T) {
 	s := server(t)
-	for name, r := range testenv.RenderAll(t) {
+	for name, r := range testrender.RenderAll(t) {
 		t.Run(name, func(t *testing.T) {
 			createNamespace(t, s, r.Env.Namespace)
-			stream := testenv.HelmTemplate(t, r)
+			stream := testrender.HelmTemplate(t, r)
 			accepted, warns, err := dryRun(t, s, r.Env.Namespace, stream)
 			if err != nil {
 				t.Fatal(err)
@@ -131,15 +144,15 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 	kustomize := testenv.Tool(t, "kustomize")
 	root := testenv.RepoRoot(t)
 	tested := 0
-	for name, r := range testenv.RenderAll(t) {
+	for name, r := range testrender.RenderAll(t) {
 		t.Run(name, func(t *testing.T) {
 			createNamespace(t, s, r.Env.Namespace)
 			ns := r.Env.Namespace
 			var rbac []string
 			var accounts []string
-			streams := [][]byte{testenv.Run(t, kustomize, "build", filepath.Join(root, "out", name)), testenv.HelmTemplate(t, r)}
+			streams := [][]byte{testrender.Run(t, kustomize, "build", filepath.Join(root, "out", name)), testrender.HelmTemplate(t, r)}
 			for _, stream := range streams {
-				for _, o := range testenv.DecodeAll(t, stream) {
+				for _, o := range testrender.DecodeAll(t, stream) {
 					switch o.GetKind() {
 					case "ServiceAccount", "Role", "RoleBinding":
 						b, err := o.MarshalJSON()
@@ -176,6 +189,11 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 	if tested == 0 {
 		t.Log("no ServiceAccount rendered yet")
 	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 type privilege struct {

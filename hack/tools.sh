@@ -24,16 +24,16 @@ fi
 
 mkdir -p "$bin"
 
-# install NAME VERSION MODULE_PATH
+# install NAME VERSION MODULE_PATH [BUILD_TAGS]
 install() {
-	local name=$1 version=$2 module=$3
+	local name=$1 version=$2 module=$3 tags=${4:-}
 	local dir=$cache/tools/$name-$version
 	if [[ ! -x $dir/$name ]]; then
 		echo "tools: building $name $version from the Go module proxy (first run only, a few minutes)" >&2
 		local start=$SECONDS
 		# A separate module cache entry per tool; GOFLAGS from the caller
 		# (e.g. -mod=vendor) must not leak in.
-		(cd / && GOFLAGS= GOBIN=$dir.tmp go install "$module@$version")
+		(cd / && GOFLAGS= GOBIN=$dir.tmp go install ${tags:+-tags "$tags"} "$module@$version")
 		mv "$dir.tmp/$name" "$dir.tmp/$name.bin" 2>/dev/null || true
 		mkdir -p "$dir"
 		mv "$dir.tmp/$name.bin" "$dir/$name"
@@ -46,4 +46,5 @@ install() {
 install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
 install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform
+install promtool "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool remove_all_sd,enable_kubernetes_sd
 "$here/kube-build.sh"

@@ -44,7 +44,7 @@ func decodeOverlay(t *testing.T, r rendered) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, p := range r.Files.Paths() {
-		if p == "values.yaml" || strings.HasPrefix(p, "kustomiz") {
+		if p == "values.yaml" || strings.HasPrefix(filepath.Base(p), "kustomiz") {
 			continue
 		}
 		out = append(out, decodeAll(t, r.Files[p])...)

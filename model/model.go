@@ -25,6 +25,9 @@ type Environment struct {
 	ServiceAccount ServiceAccount       `json:"serviceAccount"`
 	Delivery       Delivery             `json:"delivery"`
 	Config         Config               `json:"config"`
+	SLO            SLO                  `json:"slo"`
+	Backup         Backup               `json:"backup"`
+	Monitoring     Monitoring           `json:"monitoring"`
 	// MilvusConfig holds the milvus.yaml keys the schema derives from the
 	// spec (typed config fields, dependencies); Config.Extra adds the rest.
 	MilvusConfig map[string]any `json:"milvusConfig"`

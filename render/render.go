@@ -13,9 +13,11 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 
 	"github.com/milvus-gitops/milvusgen/generators"
+	"github.com/milvus-gitops/milvusgen/generators/backup"
 	"github.com/milvus-gitops/milvusgen/generators/cluster"
 	"github.com/milvus-gitops/milvusgen/generators/delivery"
 	"github.com/milvus-gitops/milvusgen/generators/helmvalues"
+	"github.com/milvus-gitops/milvusgen/generators/monitoring"
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
@@ -62,6 +64,19 @@ func Environment(env *model.Environment) (FileSet, error) {
 		return nil, err
 	}
 	objects = append(objects, del.Objects...)
+	bk, err := backup.Objects(env)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	objects = append(objects, bk...)
+	mon, err := monitoring.Objects(env)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: %w", err)
+	}
+	objects = append(objects, mon...)
+	if err := restoreComponent(fs, env, header); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
 
 	k := types.Kustomization{
 		TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
@@ -101,6 +116,39 @@ func Environment(env *model.Environment) (FileSet, error) {
 	}
 	fs[kustomizationFile] = append([]byte(header), kb...)
 	return fs, nil
+}
+
+// restoreDir holds the opt-in restore Job. The overlay's kustomization does
+// not include it, so Flux and Argo CD never apply it.
+const restoreDir = "restore"
+
+func restoreComponent(fs FileSet, env *model.Environment, header string) error {
+	objs, err := backup.RestoreObjects(env)
+	if err != nil || len(objs) == 0 {
+		return err
+	}
+	k := types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind}}
+	for _, o := range objs {
+		name := objectFile(o)
+		b, err := marshal(o)
+		if err != nil {
+			return err
+		}
+		fs[restoreDir+"/"+name] = append([]byte(header), b...)
+		k.Resources = append(k.Resources, name)
+	}
+	kb, err := marshal(k)
+	if err != nil {
+		return err
+	}
+	usage := fmt.Sprintf(`# Opt-in restore. Not part of ../kustomization.yaml: Flux and Argo CD never
+# apply it. To restore the backup NAME into collections suffixed %q:
+#   kubectl -n %s create configmap %s --from-literal=backupName=NAME
+#   kubectl apply -k out/%s/restore
+#   kubectl -n %s logs -f job/%s-restore
+`, env.Backup.Restore.Suffix, env.Namespace, backup.RestoreRequestName(env), env.Name, env.Namespace, env.Release)
+	fs[restoreDir+"/"+kustomizationFile] = append([]byte(header+usage), kb...)
+	return nil
 }
 
 // objectFile names an object's file by kind and name.

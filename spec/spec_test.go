@@ -272,6 +272,30 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "is set by the chart",
 		},
 		{
+			name:     "a backup needs a bucket",
+			edit:     extra(`backup: enabled: true // HERE`),
+			wantPath: "environments.t.backup.storage.bucket",
+			wantMsg:  "field is required but not present",
+		},
+		{
+			name:     "the backup image is pinned with its config format",
+			edit:     extra(`backup: {enabled: true, storage: bucket: "backups", image: tag: "v0.6.0"} // HERE`),
+			wantPath: "environments.t.backup.image.tag",
+			wantMsg:  `invalid value "v0.6.0"`,
+		},
+		{
+			name:     "a schedule is five cron fields",
+			edit:     extra(`backup: {enabled: true, storage: bucket: "backups", schedule: "daily"} // HERE`),
+			wantPath: "environments.t.backup.schedule",
+			wantMsg:  `invalid value "daily"`,
+		},
+		{
+			name:     "alerts need the metrics endpoint",
+			edit:     extra(`metrics: enabled: false // HERE`),
+			wantPath: "environments.t.metrics.enabled",
+			wantMsg:  "conflicting values true and false",
+		},
+		{
 			name:     "wrong type",
 			edit:     replace("topology: nodes: 3", `topology: nodes: "three" // HERE`),
 			wantPath: "environments.t.topology.nodes",

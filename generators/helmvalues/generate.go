@@ -2,17 +2,16 @@ package helmvalues
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
@@ -157,11 +156,8 @@ func component(env *model.Environment, c model.ComponentInfo, extraEnv []corev1.
 		out.ActiveStandby = &Toggle{Enabled: spec.ActiveStandby}
 	}
 	if spec.Resources != nil {
-		r, err := resources(*spec.Resources)
-		if err != nil {
-			return nil, fmt.Errorf("components.%s.resources: %w", c.Key, err)
-		}
-		out.Resources = r
+		r := generators.ResourceRequirements(*spec.Resources)
+		out.Resources = &r
 	}
 	return out, nil
 }
@@ -228,28 +224,6 @@ func spread(env *model.Environment, key string) []corev1.TopologySpreadConstrain
 	}}
 }
 
-func resources(r model.Resources) (*corev1.ResourceRequirements, error) {
-	req, err := quantities(r.Requests)
-	if err != nil {
-		return nil, err
-	}
-	lim, err := quantities(r.Limits)
-	if err != nil {
-		return nil, err
-	}
-	return &corev1.ResourceRequirements{Requests: req, Limits: lim}, nil
-}
-
-func quantities(q model.Quantities) (corev1.ResourceList, error) {
-	milli := q.CPU * 1000
-	if milli != math.Trunc(milli) {
-		return nil, fmt.Errorf("cpu %v: finer than a millicore", q.CPU)
-	}
-	cpu := resource.NewMilliQuantity(int64(milli), resource.DecimalSI)
-	mem := resource.NewQuantity(q.Memory, resource.BinarySI)
-	return corev1.ResourceList{corev1.ResourceCPU: *cpu, corev1.ResourceMemory: *mem}, nil
-}
-
 // extraEnv is what every Milvus container gets: credentials from Secrets
 // (Milvus maps MINIO_ACCESS_KEY_ID to minio.accessKeyID and so on), and the
 // ports again, because a Service named "minio" or "pulsar" in the namespace
@@ -279,12 +253,7 @@ func extraEnv(env *model.Environment) []corev1.EnvVar {
 }
 
 func secretEnv(name string, ref model.SecretKeyRef) corev1.EnvVar {
-	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
-		SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name},
-			Key:                  ref.Key,
-		},
-	}}
+	return generators.SecretEnv(name, ref.Name, ref.Key)
 }
 
 func volumes(env *model.Environment) ([]corev1.Volume, []corev1.VolumeMount) {

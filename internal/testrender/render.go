@@ -1,4 +1,6 @@
-package testenv
+// Package testrender renders the repository's environments for tests and
+// runs the tools on them (helm template, ...).
+package testrender
 
 import (
 	"bytes"
@@ -14,6 +16,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/milvus-gitops/milvusgen/compiler"
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/render"
 	"github.com/milvus-gitops/milvusgen/spec"
@@ -28,7 +31,7 @@ type Rendered struct {
 // RenderAll renders every environment of the repository's overlays.
 func RenderAll(t testing.TB) map[string]Rendered {
 	t.Helper()
-	set, err := spec.Load(filepath.Join(RepoRoot(t), "overlays"))
+	set, err := spec.Load(filepath.Join(testenv.RepoRoot(t), "overlays"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +97,7 @@ func WriteTemp(t testing.TB, name string, b []byte) string {
 // an environment's values.
 func HelmTemplate(t testing.TB, r Rendered) []byte {
 	t.Helper()
-	chart := filepath.Join(Shared(t), "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
-	return Run(t, Tool(t, "helm"), "template", r.Env.Release, chart, "--namespace", r.Env.Namespace,
+	chart := filepath.Join(testenv.Shared(t), "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
+	return Run(t, testenv.Tool(t, "helm"), "template", r.Env.Release, chart, "--namespace", r.Env.Namespace,
 		"--values", WriteTemp(t, "values.yaml", r.Files["values.yaml"]))
 }

@@ -1,0 +1,104 @@
+package monitoring
+
+import "github.com/milvus-gitops/milvusgen/model"
+
+// RuleFileName is the rule file next to prometheus.yml.
+const RuleFileName = "milvus-alerts.yml"
+
+// Config is the part of prometheus.yml we write.
+type Config struct {
+	Global        Global         `json:"global"`
+	RuleFiles     []string       `json:"rule_files"`
+	ScrapeConfigs []ScrapeConfig `json:"scrape_configs"`
+}
+
+// Global is the global section.
+type Global struct {
+	ScrapeInterval     string `json:"scrape_interval"`
+	EvaluationInterval string `json:"evaluation_interval"`
+}
+
+// ScrapeConfig is one scrape job.
+type ScrapeConfig struct {
+	JobName             string               `json:"job_name"`
+	HonorLabels         bool                 `json:"honor_labels,omitempty"`
+	MetricsPath         string               `json:"metrics_path,omitempty"`
+	KubernetesSDConfigs []KubernetesSDConfig `json:"kubernetes_sd_configs,omitempty"`
+	StaticConfigs       []StaticConfig       `json:"static_configs,omitempty"`
+	RelabelConfigs      []RelabelConfig      `json:"relabel_configs,omitempty"`
+}
+
+// KubernetesSDConfig discovers targets from the Kubernetes API.
+type KubernetesSDConfig struct {
+	Role       string     `json:"role"`
+	Namespaces Namespaces `json:"namespaces"`
+}
+
+// Namespaces restricts discovery.
+type Namespaces struct {
+	Names []string `json:"names"`
+}
+
+// StaticConfig is a fixed target list.
+type StaticConfig struct {
+	Targets []string `json:"targets"`
+}
+
+// RelabelConfig is one relabelling step.
+type RelabelConfig struct {
+	SourceLabels []string `json:"source_labels,omitempty"`
+	Action       string   `json:"action,omitempty"`
+	Regex        string   `json:"regex,omitempty"`
+	TargetLabel  string   `json:"target_label,omitempty"`
+	Replacement  *string  `json:"replacement,omitempty"`
+}
+
+// Relabelings keep the Milvus pods of this release on their "metrics"
+// port and give every series the labels the Milvus dashboards filter on.
+// The PodMonitor carries the same steps.
+func Relabelings(env *model.Environment) []RelabelConfig {
+	keep := func(label, value string) RelabelConfig {
+		return RelabelConfig{SourceLabels: []string{label}, Action: "keep", Regex: value}
+	}
+	copyTo := func(from, to string) RelabelConfig {
+		return RelabelConfig{SourceLabels: []string{from}, Action: "replace", TargetLabel: to}
+	}
+	return []RelabelConfig{
+		keep("__meta_kubernetes_pod_label_app_kubernetes_io_instance", env.Release),
+		keep("__meta_kubernetes_pod_label_app_kubernetes_io_name", "milvus"),
+		keep("__meta_kubernetes_pod_container_port_name", "metrics"),
+		copyTo("__meta_kubernetes_namespace", "namespace"),
+		copyTo("__meta_kubernetes_pod_name", "pod"),
+		copyTo("__meta_kubernetes_pod_label_app_kubernetes_io_name", "app_kubernetes_io_name"),
+		copyTo("__meta_kubernetes_pod_label_app_kubernetes_io_instance", "app_kubernetes_io_instance"),
+		copyTo("__meta_kubernetes_pod_label_component", "component"),
+		// The official Milvus dashboard's $component variable reads this one.
+		copyTo("__meta_kubernetes_pod_label_component", "app_kubernetes_io_component"),
+	}
+}
+
+// PrometheusConfig is prometheus.yml for a Prometheus that scrapes this
+// environment's Milvus, and kube-state-metrics for the pod and CronJob
+// alerts.
+func PrometheusConfig(env *model.Environment) Config {
+	m := env.Monitoring
+	return Config{
+		Global:    Global{ScrapeInterval: m.ScrapeInterval, EvaluationInterval: m.EvaluationInterval},
+		RuleFiles: []string{RuleFileName},
+		ScrapeConfigs: []ScrapeConfig{
+			{
+				JobName:             "milvus-" + env.Name,
+				MetricsPath:         "/metrics",
+				KubernetesSDConfigs: []KubernetesSDConfig{{Role: "pod", Namespaces: Namespaces{Names: []string{env.Namespace}}}},
+				RelabelConfigs:      Relabelings(env),
+			},
+			{
+				// kube-state-metrics labels its series with the namespace
+				// and pod they describe: keep those, not its own.
+				JobName:       "kube-state-metrics",
+				HonorLabels:   true,
+				StaticConfigs: []StaticConfig{{Targets: []string{m.KubeStateMetrics}}},
+			},
+		},
+	}
+}

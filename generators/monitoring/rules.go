@@ -1,0 +1,168 @@
+package monitoring
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/milvus-gitops/milvusgen/generators/backup"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// RuleFile is a Prometheus rule file.
+type RuleFile struct {
+	Groups []RuleGroup `json:"groups"`
+}
+
+// RuleGroup is one group of rules.
+type RuleGroup struct {
+	Name  string `json:"name"`
+	Rules []Rule `json:"rules"`
+}
+
+// Rule is an alerting rule.
+type Rule struct {
+	Alert       string            `json:"alert"`
+	Expr        string            `json:"expr"`
+	For         string            `json:"for,omitempty"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+// Selector is the PromQL label matcher of this environment's Milvus
+// targets (the labels the scrape config and the PodMonitor set).
+func Selector(env *model.Environment) string {
+	return fmt.Sprintf(`namespace=%q, app_kubernetes_io_instance=%q, app_kubernetes_io_name="milvus"`, env.Namespace, env.Release)
+}
+
+// Rules derives the alert rules from the spec: SLO thresholds, the
+// replicas the cluster should have, the backup schedule.
+func Rules(env *model.Environment) RuleFile {
+	sel := Selector(env)
+	a := env.Monitoring.Alerts
+	common := func(severity string) map[string]string {
+		return map[string]string{"severity": severity, "namespace": env.Namespace, "milvus_release": env.Release, "environment": env.Name}
+	}
+	var rules []Rule
+	add := func(r Rule) { rules = append(rules, r) }
+
+	add(Rule{
+		Alert: "MilvusSearchLatencyHigh",
+		Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_proxy_sq_latency_bucket{%s, query_type="search"}[5m]))) > %s`,
+			sel, num(env.SLO.SearchP99Ms)),
+		For:    a.For,
+		Labels: common("warning"),
+		Annotations: map[string]string{
+			"summary": fmt.Sprintf("Milvus %s: search p99 above the %s ms SLO", env.Name, num(env.SLO.SearchP99Ms)),
+			"description": "Search p99 latency at the proxies is {{ $value | humanize }} ms. Check query node CPU and memory, " +
+				"segments loaded per node (growing segments, compaction backlog), and the nprobe / ef of the slow requests.",
+		},
+	})
+	add(Rule{
+		Alert: "MilvusInsertLatencyHigh",
+		Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_proxy_mutation_latency_bucket{%s, msg_type="insert"}[5m]))) > %s`,
+			sel, num(env.SLO.InsertP99Ms)),
+		For:    a.For,
+		Labels: common("warning"),
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Milvus %s: insert p99 above the %s ms SLO", env.Name, num(env.SLO.InsertP99Ms)),
+			"description": "Insert p99 latency at the proxies is {{ $value | humanize }} ms. Check the message queue's latency, streaming/data node load, and whether writes are being throttled (quota).",
+		},
+	})
+	add(Rule{
+		Alert: "MilvusRequestFailuresHigh",
+		Expr: fmt.Sprintf(`sum(rate(milvus_proxy_req_count{%s, status="fail"}[5m])) / sum(rate(milvus_proxy_req_count{%s, status="total"}[5m])) > %s`,
+			sel, sel, num(env.SLO.ErrorRatio)),
+		For:    a.For,
+		Labels: common("critical"),
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Milvus %s: request failure ratio above %s", env.Name, num(env.SLO.ErrorRatio)),
+			"description": "{{ $value | humanizePercentage }} of requests fail. Break milvus_proxy_req_count{status=\"fail\"} down by function_name, then read the proxy logs for the error.",
+		},
+	})
+	for _, n := range []struct{ alert, metric, component, what string }{
+		{"MilvusQueryNodesMissing", "milvus_querycoord_querynode_num", "queryNode", "query nodes"},
+		{"MilvusDataNodesMissing", "milvus_datacoord_datanode_num", "dataNode", "data nodes"},
+		{"MilvusProxiesMissing", "milvus_rootcoord_proxy_num", "proxy", "proxies"},
+	} {
+		want := env.Components[n.component].Replicas
+		add(Rule{
+			Alert:  n.alert,
+			Expr:   fmt.Sprintf(`max(%s{%s}) < %d`, n.metric, sel, want),
+			For:    "5m",
+			Labels: common("critical"),
+			Annotations: map[string]string{
+				"summary": fmt.Sprintf("Milvus %s: fewer %s registered than the %d the spec runs", env.Name, n.what, want),
+				"description": fmt.Sprintf("Only {{ $value }} %s are registered with the coordinator. Check their pods "+
+					"(kubectl -n %s get pods -l component=%s): pending (anti-affinity, resources), crash-looping, or not ready.",
+					n.what, env.Namespace, model.ComponentLabel(n.component)),
+			},
+		})
+	}
+	add(Rule{
+		Alert:  "MilvusWritesDenied",
+		Expr:   fmt.Sprintf(`sum(increase(milvus_rootcoord_force_deny_writing_counter{%s}[5m])) > 0`, sel),
+		For:    "1m",
+		Labels: common("critical"),
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Milvus %s denies writes", env.Name),
+			"description": "The quota center forces writes to be denied: memory or disk protection, or time-tick lag. Check query node memory, the object storage, and message queue health.",
+		},
+	})
+	add(Rule{
+		Alert:  "MilvusConsumerLagHigh",
+		Expr:   fmt.Sprintf(`max({__name__=~"milvus_(querynode|datanode)_consume_tt_lag_ms", %s}) > %s`, sel, num(a.ConsumerLagSeconds*1000)),
+		For:    a.For,
+		Labels: common("warning"),
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Milvus %s: consumers lag more than %s s behind the message queue", env.Name, num(a.ConsumerLagSeconds)),
+			"description": "The time-tick lag of query or data nodes is {{ $value | humanize }} ms: searches with Strong or Bounded consistency wait for it. Check the message queue and the lagging nodes' CPU.",
+		},
+	})
+	add(Rule{
+		Alert:  "MilvusTargetDown",
+		Expr:   fmt.Sprintf(`up{%s} == 0`, sel),
+		For:    "5m",
+		Labels: common("critical"),
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Milvus %s: {{ $labels.pod }} cannot be scraped", env.Name),
+			"description": "Prometheus cannot scrape {{ $labels.pod }} ({{ $labels.component }}) on :9091/metrics. The pod is down, restarting, or its network is broken.",
+		},
+	})
+	add(Rule{
+		Alert: "MilvusPodRestarting",
+		Expr: fmt.Sprintf(`increase(kube_pod_container_status_restarts_total{namespace=%q, pod=~%q}[30m]) > %d`,
+			env.Namespace, env.ChartFullname()+"-.*", a.RestartsPer30m),
+		Labels: common("warning"),
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("Milvus %s: {{ $labels.pod }} restarts repeatedly", env.Name),
+			"description": fmt.Sprintf("{{ $labels.pod }} restarted more than %d times in 30 minutes. Check kubectl -n %s describe pod {{ $labels.pod }} (OOMKilled? probes?) and its previous logs.", a.RestartsPer30m, env.Namespace),
+		},
+	})
+	if env.Backup.Enabled {
+		stale := time.Duration(env.Backup.StaleAfterHours) * time.Hour
+		cron := fmt.Sprintf(`namespace=%q, cronjob=%q`, env.Namespace, backup.CronJobName(env))
+		add(Rule{
+			Alert:  "MilvusBackupStale",
+			Expr:   fmt.Sprintf(`time() - kube_cronjob_status_last_successful_time{%s} > %d`, cron, int64(stale.Seconds())),
+			Labels: common("critical"),
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("Milvus %s: no successful backup for %d hours", env.Name, env.Backup.StaleAfterHours),
+				"description": fmt.Sprintf("The last successful run of CronJob %s was {{ $value | humanizeDuration }} ago. Check its failed Jobs' logs (kubectl -n %s logs job/<name>): storage credentials, bucket, Milvus reachability.", backup.CronJobName(env), env.Namespace),
+			},
+		})
+		add(Rule{
+			Alert:  "MilvusBackupNeverSucceeded",
+			Expr:   fmt.Sprintf(`(time() - kube_cronjob_created{%s} > %d) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{%s}`, cron, int64(stale.Seconds()), cron),
+			Labels: common("critical"),
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("Milvus %s: the backup has never succeeded", env.Name),
+				"description": fmt.Sprintf("CronJob %s exists for more than %d hours without one successful run. Check its Jobs' logs.", backup.CronJobName(env), env.Backup.StaleAfterHours),
+			},
+		})
+	}
+	return RuleFile{Groups: []RuleGroup{{Name: "milvus-" + env.Name, Rules: rules}}}
+}
+
+// num prints a number without trailing zeros or exponent.
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -1,0 +1,384 @@
+package integration
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/milvus-gitops/milvusgen/generators/backup"
+	"github.com/milvus-gitops/milvusgen/generators/monitoring"
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// shippedRules reads the alert rules as they ship: from the rendered
+// ConfigMap, or the rendered PrometheusRule. It also returns prometheus.yml
+// when the ConfigMap carries one.
+func shippedRules(t *testing.T, r rendered) (monitoring.RuleFile, []byte) {
+	t.Helper()
+	switch r.Env.Monitoring.Mode {
+	case "configmap":
+		var cm corev1.ConfigMap
+		if err := yaml.UnmarshalStrict(r.Files[fmt.Sprintf("configmap-%s-prometheus.yaml", r.Env.Release)], &cm); err != nil {
+			t.Fatal(err)
+		}
+		var rf monitoring.RuleFile
+		if err := yaml.UnmarshalStrict([]byte(cm.Data[monitoring.RuleFileName]), &rf); err != nil {
+			t.Fatal(err)
+		}
+		return rf, []byte(cm.Data["prometheus.yml"])
+	case "operator":
+		var pr monv1.PrometheusRule
+		if err := yaml.UnmarshalStrict(r.Files[fmt.Sprintf("prometheusrule-%s.yaml", r.Env.Release)], &pr); err != nil {
+			t.Fatal(err)
+		}
+		var rf monitoring.RuleFile
+		for _, g := range pr.Spec.Groups {
+			rg := monitoring.RuleGroup{Name: g.Name}
+			for _, rule := range g.Rules {
+				mr := monitoring.Rule{Alert: rule.Alert, Expr: rule.Expr.String(), Labels: rule.Labels, Annotations: rule.Annotations}
+				if rule.For != nil {
+					mr.For = string(*rule.For)
+				}
+				rg.Rules = append(rg.Rules, mr)
+			}
+			rf.Groups = append(rf.Groups, rg)
+		}
+		return rf, nil
+	}
+	return monitoring.RuleFile{}, nil
+}
+
+// TestPromtool runs the real promtool: check config on prometheus.yml,
+// check rules on the alert rules, and unit tests with input series that
+// make each alert fire and not fire.
+func TestPromtool(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	tested := 0
+	for name, r := range renderAll(t) {
+		if r.Env.Monitoring.Mode == "none" {
+			continue
+		}
+		tested++
+		t.Run(name, func(t *testing.T) {
+			rules, config := shippedRules(t, r)
+			dir := t.TempDir()
+			rb, err := yaml.Marshal(rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, dir, monitoring.RuleFileName, rb)
+			if config != nil {
+				write(t, dir, "prometheus.yml", config)
+				run(t, promtool, "check", "config", filepath.Join(dir, "prometheus.yml"))
+			}
+			run(t, promtool, "check", "rules", filepath.Join(dir, monitoring.RuleFileName))
+
+			tests, covered := ruleTests(r.Env, rules)
+			var names []string
+			for _, g := range rules.Groups {
+				for _, rule := range g.Rules {
+					names = append(names, rule.Alert)
+					if !covered[rule.Alert] {
+						t.Errorf("alert %s has no unit test", rule.Alert)
+					}
+				}
+			}
+			tb, err := yaml.Marshal(tests)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, dir, "tests.yml", tb)
+			out := run(t, promtool, "test", "rules", filepath.Join(dir, "tests.yml"))
+			if !strings.Contains(string(out), "SUCCESS") {
+				t.Errorf("promtool test rules:\n%s", out)
+			}
+			t.Logf("%d alerts unit-tested: %s", len(names), strings.Join(names, ", "))
+		})
+	}
+	if tested == 0 {
+		t.Fatal("no environment renders alert rules")
+	}
+}
+
+// TestDashboardQueriesParse feeds every dashboard query to promtool as a
+// recording rule, so a PromQL typo in a panel fails here.
+func TestDashboardQueriesParse(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	for name, r := range renderAll(t) {
+		if !r.Env.Monitoring.Dashboard {
+			continue
+		}
+		d := monitoring.BuildDashboard(r.Env)
+		var rules []map[string]string
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				rules = append(rules, map[string]string{"record": fmt.Sprintf("dashboard:panel%d:%s", p.ID, strings.ToLower(tg.RefID)), "expr": tg.Expr})
+			}
+		}
+		b, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		write(t, dir, "dashboard.yml", b)
+		run(t, promtool, "check", "rules", filepath.Join(dir, "dashboard.yml"))
+		var cm corev1.ConfigMap
+		if err := yaml.UnmarshalStrict(r.Files[fmt.Sprintf("configmap-%s-dashboard.yaml", r.Env.Release)], &cm); err != nil {
+			t.Fatal(err)
+		}
+		if cm.Labels["grafana_dashboard"] != "1" || len(cm.Data) != 1 {
+			t.Errorf("%s: dashboard ConfigMap not labelled for the Grafana sidecar: %v", name, cm.Labels)
+		}
+	}
+}
+
+func write(t *testing.T, dir, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// promtool unit test file format.
+type testFile struct {
+	RuleFiles          []string    `json:"rule_files"`
+	EvaluationInterval string      `json:"evaluation_interval"`
+	Tests              []testGroup `json:"tests"`
+}
+
+type testGroup struct {
+	Name          string          `json:"name"`
+	Interval      string          `json:"interval"`
+	InputSeries   []series        `json:"input_series"`
+	AlertRuleTest []alertRuleTest `json:"alert_rule_test"`
+}
+
+type series struct {
+	Series string `json:"series"`
+	Values string `json:"values"`
+}
+
+type alertRuleTest struct {
+	EvalTime  string     `json:"eval_time"`
+	Alertname string     `json:"alertname"`
+	ExpAlerts []expAlert `json:"exp_alerts"`
+}
+
+type expAlert struct {
+	ExpLabels      map[string]string `json:"exp_labels"`
+	ExpAnnotations map[string]string `json:"exp_annotations"`
+}
+
+// scenario makes one alert fire (and another input keeps it quiet).
+type scenario struct {
+	alert       string
+	interval    string
+	evalTime    string
+	fire, quiet []series
+	// seriesLabels are the labels of the firing series that the
+	// expression keeps (none after an aggregation).
+	seriesLabels map[string]string
+	// value is $value when it fires.
+	value float64
+}
+
+func ruleTests(env *model.Environment, rules monitoring.RuleFile) (testFile, map[string]bool) {
+	sel := fmt.Sprintf(`namespace=%q,app_kubernetes_io_instance=%q,app_kubernetes_io_name="milvus"`, env.Namespace, env.Release)
+	m := func(name, extra string) string {
+		if extra != "" {
+			return fmt.Sprintf("%s{%s,%s}", name, sel, extra)
+		}
+		return fmt.Sprintf("%s{%s}", name, sel)
+	}
+	// A histogram whose observations all land in (low, high]: p99 is
+	// low + (high-low)*0.99; in the quiet case all land in (0, low].
+	histogram := func(name, extra string, threshold float64, fire bool) ([]series, float64) {
+		low, high := threshold/2, threshold*2
+		lowRate := "0+0x30"
+		if !fire {
+			lowRate = "0+60x30"
+		}
+		return []series{
+			{m(name, fmt.Sprintf(`%s,le=%q`, extra, num(low))), lowRate},
+			{m(name, fmt.Sprintf(`%s,le=%q`, extra, num(high))), "0+60x30"},
+			{m(name, fmt.Sprintf(`%s,le="+Inf"`, extra)), "0+60x30"},
+		}, low + (high-low)*0.99
+	}
+	searchFire, searchP99 := histogram("milvus_proxy_sq_latency_bucket", `query_type="search"`, env.SLO.SearchP99Ms, true)
+	searchQuiet, _ := histogram("milvus_proxy_sq_latency_bucket", `query_type="search"`, env.SLO.SearchP99Ms, false)
+	insertFire, insertP99 := histogram("milvus_proxy_mutation_latency_bucket", `msg_type="insert"`, env.SLO.InsertP99Ms, true)
+	insertQuiet, _ := histogram("milvus_proxy_mutation_latency_bucket", `msg_type="insert"`, env.SLO.InsertP99Ms, false)
+	failRatio := math.Min(0.5, env.SLO.ErrorRatio*10)
+	lag := env.Monitoring.Alerts.ConsumerLagSeconds * 1000
+	pod := env.ChartFullname() + "-querynode-5d8f7-abcde"
+
+	scenarios := []scenario{
+		{alert: "MilvusSearchLatencyHigh", fire: searchFire, quiet: searchQuiet, value: searchP99},
+		{alert: "MilvusInsertLatencyHigh", fire: insertFire, quiet: insertQuiet, value: insertP99},
+		{
+			alert: "MilvusRequestFailuresHigh",
+			fire: []series{
+				{m("milvus_proxy_req_count", `function_name="Search",status="total"`), "0+1000x30"},
+				{m("milvus_proxy_req_count", `function_name="Search",status="fail"`), fmt.Sprintf("0+%sx30", num(1000*failRatio))},
+			},
+			quiet: []series{
+				{m("milvus_proxy_req_count", `function_name="Search",status="total"`), "0+1000x30"},
+				{m("milvus_proxy_req_count", `function_name="Search",status="fail"`), "0+0x30"},
+			},
+			value: failRatio,
+		},
+		{alert: "MilvusWritesDenied", fire: []series{{m("milvus_rootcoord_force_deny_writing_counter", ""), "0+1x30"}}, quiet: []series{{m("milvus_rootcoord_force_deny_writing_counter", ""), "3+0x30"}}},
+		{alert: "MilvusConsumerLagHigh", fire: []series{{m("milvus_querynode_consume_tt_lag_ms", `node_id="7"`), fmt.Sprintf("%sx30", num(lag*2))}}, quiet: []series{{m("milvus_datanode_consume_tt_lag_ms", `node_id="8"`), fmt.Sprintf("%sx30", num(lag/2))}}, value: lag * 2},
+		{
+			alert:        "MilvusTargetDown",
+			fire:         []series{{m("up", fmt.Sprintf(`job="milvus",pod=%q,component="querynode"`, pod)), "0x30"}},
+			quiet:        []series{{m("up", fmt.Sprintf(`job="milvus",pod=%q,component="querynode"`, pod)), "1x30"}},
+			seriesLabels: labelMap(sel + fmt.Sprintf(`,job="milvus",pod=%q,component="querynode"`, pod)),
+		},
+		{
+			alert:        "MilvusPodRestarting",
+			fire:         []series{{fmt.Sprintf(`kube_pod_container_status_restarts_total{namespace=%q,pod=%q,container="querynode"}`, env.Namespace, pod), "0+1x40"}},
+			quiet:        []series{{fmt.Sprintf(`kube_pod_container_status_restarts_total{namespace=%q,pod=%q,container="querynode"}`, env.Namespace, pod), "2+0x40"}},
+			seriesLabels: map[string]string{"namespace": env.Namespace, "pod": pod, "container": "querynode"},
+			evalTime:     "40m",
+		},
+	}
+	for _, n := range []struct{ alert, metric, component string }{
+		{"MilvusQueryNodesMissing", "milvus_querycoord_querynode_num", "queryNode"},
+		{"MilvusDataNodesMissing", "milvus_datacoord_datanode_num", "dataNode"},
+		{"MilvusProxiesMissing", "milvus_rootcoord_proxy_num", "proxy"},
+	} {
+		want := float64(env.Components[n.component].Replicas)
+		scenarios = append(scenarios, scenario{
+			alert: n.alert,
+			fire:  []series{{m(n.metric, ""), fmt.Sprintf("%sx30", num(want-1))}},
+			quiet: []series{{m(n.metric, ""), fmt.Sprintf("%sx30", num(want))}},
+			value: want - 1,
+		})
+	}
+	if env.Backup.Enabled {
+		cron := map[string]string{"namespace": env.Namespace, "cronjob": backup.CronJobName(env)}
+		cronSel := fmt.Sprintf(`namespace=%q,cronjob=%q`, env.Namespace, backup.CronJobName(env))
+		stale := float64(env.Backup.StaleAfterHours * 3600)
+		eval := stale + 3600
+		scenarios = append(scenarios,
+			scenario{
+				alert: "MilvusBackupStale", interval: "1h", evalTime: fmt.Sprintf("%dh", env.Backup.StaleAfterHours+1),
+				fire:         []series{{"kube_cronjob_status_last_successful_time{" + cronSel + "}", fmt.Sprintf("0x%d", env.Backup.StaleAfterHours+2)}},
+				quiet:        []series{{"kube_cronjob_status_last_successful_time{" + cronSel + "}", fmt.Sprintf("%sx%d", num(eval-3600), env.Backup.StaleAfterHours+2)}},
+				seriesLabels: cron, value: eval,
+			},
+			scenario{
+				alert: "MilvusBackupNeverSucceeded", interval: "1h", evalTime: fmt.Sprintf("%dh", env.Backup.StaleAfterHours+1),
+				fire: []series{{"kube_cronjob_created{" + cronSel + "}", fmt.Sprintf("0x%d", env.Backup.StaleAfterHours+2)}},
+				quiet: []series{
+					{"kube_cronjob_created{" + cronSel + "}", fmt.Sprintf("0x%d", env.Backup.StaleAfterHours+2)},
+					{"kube_cronjob_status_last_successful_time{" + cronSel + "}", fmt.Sprintf("%sx%d", num(eval-3600), env.Backup.StaleAfterHours+2)},
+				},
+				seriesLabels: cron,
+			},
+		)
+	}
+
+	byName := map[string]monitoring.Rule{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			byName[r.Alert] = r
+		}
+	}
+	tf := testFile{RuleFiles: []string{monitoring.RuleFileName}, EvaluationInterval: "1m"}
+	covered := map[string]bool{}
+	for _, s := range scenarios {
+		rule, ok := byName[s.alert]
+		if !ok {
+			continue
+		}
+		covered[s.alert] = true
+		interval, eval := s.interval, s.evalTime
+		if interval == "" {
+			interval = "1m"
+		}
+		if eval == "" {
+			eval = "25m"
+		}
+		labels := map[string]string{}
+		for k, v := range s.seriesLabels {
+			labels[k] = v
+		}
+		for k, v := range rule.Labels {
+			labels[k] = v
+		}
+		annotations := map[string]string{}
+		for k, v := range rule.Annotations {
+			annotations[k] = expand(v, s.value, labels)
+		}
+		tf.Tests = append(tf.Tests,
+			testGroup{Name: s.alert + " fires", Interval: interval, InputSeries: s.fire,
+				AlertRuleTest: []alertRuleTest{{EvalTime: eval, Alertname: s.alert, ExpAlerts: []expAlert{{ExpLabels: labels, ExpAnnotations: annotations}}}}},
+			testGroup{Name: s.alert + " stays quiet", Interval: interval, InputSeries: s.quiet,
+				AlertRuleTest: []alertRuleTest{{EvalTime: eval, Alertname: s.alert, ExpAlerts: []expAlert{}}}},
+		)
+	}
+	return tf, covered
+}
+
+// expand renders the template forms our annotations use, the way
+// Prometheus' template functions do.
+func expand(s string, value float64, labels map[string]string) string {
+	r := []string{
+		"{{ $value | humanizePercentage }}", fmt.Sprintf("%.4g%%", value*100),
+		"{{ $value | humanizeDuration }}", humanizeDuration(value),
+		"{{ $value | humanize }}", humanize(value),
+		"{{ $value }}", fmt.Sprint(value),
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r = append(r, "{{ $labels."+k+" }}", labels[k])
+	}
+	return strings.NewReplacer(r...).Replace(s)
+}
+
+func humanize(v float64) string {
+	if v == 0 || math.Abs(v) < 1 {
+		return fmt.Sprintf("%.4g", v) // our tests do not need the small prefixes
+	}
+	prefix := ""
+	for _, p := range []string{"k", "M", "G", "T", "P", "E", "Z", "Y"} {
+		if math.Abs(v) < 1000 {
+			break
+		}
+		prefix = p
+		v /= 1000
+	}
+	return fmt.Sprintf("%.4g%s", v, prefix)
+}
+
+func humanizeDuration(v float64) string {
+	s := int64(v)
+	return fmt.Sprintf("%dd %dh %dm %ds", s/86400, s/3600%24, s/60%60, s%60)
+}
+
+func num(f float64) string { return fmt.Sprint(f) }
+
+// labelMap parses `a="x",b="y"` into a map.
+func labelMap(s string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = strings.Trim(v, `"`)
+	}
+	return out
+}

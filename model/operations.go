@@ -1,0 +1,86 @@
+package model
+
+import "strings"
+
+// SLO are the service level objectives.
+type SLO struct {
+	SearchP99Ms float64 `json:"searchP99Ms"`
+	InsertP99Ms float64 `json:"insertP99Ms"`
+	ErrorRatio  float64 `json:"errorRatio"`
+}
+
+// Backup is the scheduled milvus-backup.
+type Backup struct {
+	Enabled                    bool            `json:"enabled"`
+	Image                      Image           `json:"image"`
+	Schedule                   string          `json:"schedule"`
+	TimeZone                   string          `json:"timeZone"`
+	Storage                    BackupStorage   `json:"storage"`
+	Retention                  BackupRetention `json:"retention"`
+	Collections                []string        `json:"collections"`
+	Strategy                   string          `json:"strategy"`
+	MilvusCredentials          *Basic          `json:"milvusCredentials,omitempty"`
+	Resources                  Resources       `json:"resources"`
+	StartingDeadlineSeconds    int64           `json:"startingDeadlineSeconds"`
+	ActiveDeadlineSeconds      int64           `json:"activeDeadlineSeconds"`
+	BackoffLimit               int32           `json:"backoffLimit"`
+	SuccessfulJobsHistoryLimit int32           `json:"successfulJobsHistoryLimit"`
+	FailedJobsHistoryLimit     int32           `json:"failedJobsHistoryLimit"`
+	StaleAfterHours            int             `json:"staleAfterHours"`
+	Restore                    BackupRestore   `json:"restore"`
+}
+
+// BackupStorage is where backups go; unset fields mean "as Milvus' own".
+type BackupStorage struct {
+	Bucket      string         `json:"bucket"`
+	RootPath    string         `json:"rootPath"`
+	Host        *string        `json:"host,omitempty"`
+	Port        *int           `json:"port,omitempty"`
+	UseSSL      *bool          `json:"useSSL,omitempty"`
+	Region      *string        `json:"region,omitempty"`
+	UseIAM      *bool          `json:"useIAM,omitempty"`
+	Credentials *S3Credentials `json:"credentials,omitempty"`
+}
+
+// BackupRetention is how many and how old backups are kept.
+type BackupRetention struct {
+	KeepLast   int  `json:"keepLast"`
+	MaxAgeDays *int `json:"maxAgeDays,omitempty"`
+}
+
+// BackupRestore configures the opt-in restore Job.
+type BackupRestore struct {
+	Suffix string `json:"suffix"`
+}
+
+// Monitoring is scraping, alerting and the dashboard.
+type Monitoring struct {
+	Mode               string            `json:"mode"`
+	ScrapeInterval     string            `json:"scrapeInterval"`
+	EvaluationInterval string            `json:"evaluationInterval"`
+	KubeStateMetrics   string            `json:"kubeStateMetrics"`
+	OperatorLabels     map[string]string `json:"operatorLabels"`
+	Dashboard          bool              `json:"dashboard"`
+	Alerts             Alerts            `json:"alerts"`
+}
+
+// Alerts are the alerting knobs that are not SLOs.
+type Alerts struct {
+	For                string  `json:"for"`
+	ConsumerLagSeconds float64 `json:"consumerLagSeconds"`
+	RestartsPer30m     int     `json:"restartsPer30m"`
+}
+
+// ChartFullname is the name the Milvus chart gives its objects (and its
+// Service): the release name when it contains "milvus", else
+// "<release>-milvus" (the chart's milvus.fullname helper).
+func (e *Environment) ChartFullname() string {
+	name := e.Release
+	if !strings.Contains(e.Release, "milvus") {
+		name = e.Release + "-milvus"
+	}
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return strings.TrimSuffix(name, "-")
+}

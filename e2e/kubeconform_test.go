@@ -56,10 +56,15 @@ func TestKubeconformPrecheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.RemoveAll(dir)
+	// Swap in with renames, so that a concurrent `make precheck` sees the
+	// old tree or the new one, never half of one.
+	old := dir + ".old"
+	os.RemoveAll(old)
+	_ = os.Rename(dir, old)
 	if err := os.Rename(tmp, dir); err != nil {
 		t.Fatal(err)
 	}
+	os.RemoveAll(old)
 	t.Logf("%d schemas for %s in %s", len(files), version.GitVersion, dir)
 
 	check := func(stream []byte) (string, error) {

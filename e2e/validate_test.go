@@ -176,8 +176,7 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 				tested++
 				as := fmt.Sprintf("--as=system:serviceaccount:%s:%s", ns, sa)
 				for _, check := range privileges(sa, ns) {
-					out, _, _ := kubectl(s, nil, append([]string{"auth", "can-i", as}, check.args...)...)
-					got := strings.TrimSpace(out) == "yes"
+					got := canI(t, s, as, check.args...)
 					if got != check.allowed {
 						t.Errorf("%s: can-i %s = %v, want %v", sa, strings.Join(check.args, " "), got, check.allowed)
 					}
@@ -194,6 +193,45 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// canI asks the API server; "no" is an answer, any other failure is not.
+func canI(t *testing.T, s *kubeapi.Server, as string, args ...string) bool {
+	t.Helper()
+	out, stderr, err := kubectl(s, nil, append([]string{"auth", "can-i", as}, args...)...)
+	answer := strings.TrimSpace(out)
+	if answer != "yes" && answer != "no" || err != nil && answer != "no" {
+		t.Fatalf("kubectl auth can-i %v: %q %v %s", args, answer, err, stderr)
+	}
+	return answer == "yes"
+}
+
+// TestCanIAnswersBothWays is the control for the least-privilege checks:
+// the probe says yes where RBAC grants, and no where it does not.
+func TestCanIAnswersBothWays(t *testing.T) {
+	s := server(t)
+	createNamespace(t, s, "e2e-rbac")
+	grant := `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: read-pods, namespace: e2e-rbac}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: read-pods, namespace: e2e-rbac}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: read-pods}
+subjects: [{kind: ServiceAccount, name: default, namespace: e2e-rbac}]
+`
+	if _, _, err := kubectl(s, []byte(grant), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	as := "--as=system:serviceaccount:e2e-rbac:default"
+	if !canI(t, s, as, "get", "pods", "-n", "e2e-rbac") {
+		t.Error("a granted verb is denied")
+	}
+	if canI(t, s, as, "delete", "pods", "-n", "e2e-rbac") {
+		t.Error("a verb that was not granted is allowed")
+	}
 }
 
 type privilege struct {

@@ -220,6 +220,7 @@ func ruleTests(env *model.Environment, rules monitoring.RuleFile) (testFile, map
 	failRatio := math.Min(0.5, env.SLO.ErrorRatio*10)
 	lag := env.Monitoring.Alerts.ConsumerLagSeconds * 1000
 	pod := env.ChartFullname() + "-querynode-5d8f7-abcde"
+	otherPod := env.ChartFullname() + "-tools-5d8f7-abcde" // same prefix, not a Milvus component
 
 	scenarios := []scenario{
 		{alert: "MilvusSearchLatencyHigh", fire: searchFire, quiet: searchQuiet, value: searchP99},
@@ -245,24 +246,44 @@ func ruleTests(env *model.Environment, rules monitoring.RuleFile) (testFile, map
 			seriesLabels: labelMap(sel + fmt.Sprintf(`,job="milvus",pod=%q,component="querynode"`, pod)),
 		},
 		{
-			alert:        "MilvusPodRestarting",
-			fire:         []series{{fmt.Sprintf(`kube_pod_container_status_restarts_total{namespace=%q,pod=%q,container="querynode"}`, env.Namespace, pod), "0+1x40"}},
-			quiet:        []series{{fmt.Sprintf(`kube_pod_container_status_restarts_total{namespace=%q,pod=%q,container="querynode"}`, env.Namespace, pod), "2+0x40"}},
+			alert: "MilvusPodRestarting",
+			fire:  []series{{fmt.Sprintf(`kube_pod_container_status_restarts_total{namespace=%q,pod=%q,container="querynode"}`, env.Namespace, pod), "0+1x40"}},
+			quiet: []series{
+				{fmt.Sprintf(`kube_pod_container_status_restarts_total{namespace=%q,pod=%q,container="querynode"}`, env.Namespace, pod), "2+0x40"},
+				{fmt.Sprintf(`kube_pod_container_status_restarts_total{namespace=%q,pod=%q,container="tools"}`, env.Namespace, otherPod), "0+1x40"},
+			},
 			seriesLabels: map[string]string{"namespace": env.Namespace, "pod": pod, "container": "querynode"},
 			evalTime:     "40m",
 		},
 	}
-	for _, n := range []struct{ alert, metric, component string }{
-		{"MilvusQueryNodesMissing", "milvus_querycoord_querynode_num", "queryNode"},
-		{"MilvusDataNodesMissing", "milvus_datacoord_datanode_num", "dataNode"},
-		{"MilvusProxiesMissing", "milvus_rootcoord_proxy_num", "proxy"},
+	queryNodes := float64(env.Components["queryNode"].Replicas)
+	if sn, ok := env.Components["streamingNode"]; ok {
+		queryNodes += float64(sn.Replicas) // 2.6: streaming nodes embed a query node
+	}
+	for _, n := range []struct {
+		name, metric string
+		want         float64
+	}{
+		{"QueryNodes", "milvus_querycoord_querynode_num", queryNodes},
+		{"DataNodes", "milvus_datacoord_datanode_num", float64(env.Components["dataNode"].Replicas)},
+		{"Proxies", "milvus_rootcoord_proxy_num", float64(env.Components["proxy"].Replicas)},
 	} {
-		want := float64(env.Components[n.component].Replicas)
+		floor := n.want - float64(env.Availability.MaxUnavailable)
+		if floor > 0 {
+			// Below the floor: critical after 5m; one short is not.
+			scenarios = append(scenarios, scenario{
+				alert: "Milvus" + n.name + "Missing",
+				fire:  []series{{m(n.metric, ""), fmt.Sprintf("%sx30", num(floor-1))}},
+				quiet: []series{{m(n.metric, ""), fmt.Sprintf("%sx30", num(floor))}},
+				value: floor - 1,
+			})
+		}
+		// One short for longer than a rollout: a warning after 30m, not before.
 		scenarios = append(scenarios, scenario{
-			alert: n.alert,
-			fire:  []series{{m(n.metric, ""), fmt.Sprintf("%sx30", num(want-1))}},
-			quiet: []series{{m(n.metric, ""), fmt.Sprintf("%sx30", num(want))}},
-			value: want - 1,
+			alert: "Milvus" + n.name + "Degraded", evalTime: "45m",
+			fire:  []series{{m(n.metric, ""), fmt.Sprintf("%sx50", num(n.want-1))}},
+			quiet: []series{{m(n.metric, ""), fmt.Sprintf("%sx20 %sx30", num(n.want-1), num(n.want))}},
+			value: n.want - 1,
 		})
 	}
 	if env.Backup.Enabled {

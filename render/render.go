@@ -142,11 +142,13 @@ func restoreComponent(fs FileSet, env *model.Environment, header string) error {
 		return err
 	}
 	usage := fmt.Sprintf(`# Opt-in restore. Not part of ../kustomization.yaml: Flux and Argo CD never
-# apply it. To restore the backup NAME into collections suffixed %q:
-#   kubectl -n %s create configmap %s --from-literal=backupName=NAME
-#   kubectl apply -k out/%s/restore
-#   kubectl -n %s logs -f job/%s-restore
-`, env.Backup.Restore.Suffix, env.Namespace, backup.RestoreRequestName(env), env.Name, env.Namespace, env.Release)
+# apply it. To restore the backup NAME into collections suffixed %[1]q
+# (a finished restore Job is kept a day: delete it first to run another):
+#   kubectl -n %[2]s delete job %[5]s-restore --ignore-not-found
+#   kubectl -n %[2]s create configmap %[3]s --from-literal=backupName=NAME --dry-run=client -o yaml | kubectl apply -f -
+#   kubectl apply -k out/%[4]s/restore
+#   kubectl -n %[2]s logs -f job/%[5]s-restore
+`, env.Backup.Restore.Suffix, env.Namespace, backup.RestoreRequestName(env), env.Name, env.Release)
 	fs[restoreDir+"/"+kustomizationFile] = append([]byte(header+usage), kb...)
 	return nil
 }

@@ -58,6 +58,10 @@ func Objects(env *model.Environment) ([]generators.Object, error) {
 	b := env.Backup
 	pod.Containers[0].Env = append(pod.Containers[0].Env,
 		corev1.EnvVar{Name: "JOB_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['batch.kubernetes.io/job-name']"}}},
+		corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		// A scheduled run starts within the starting deadline and ends within
+		// the active deadline; a Job that claims an older minute is manual.
+		corev1.EnvVar{Name: "MAX_START_DELAY_MINUTES", Value: strconv.FormatInt((b.StartingDeadlineSeconds+b.ActiveDeadlineSeconds)/60+1, 10)},
 		corev1.EnvVar{Name: "BACKUP_PREFIX", Value: Prefix(env)},
 		corev1.EnvVar{Name: "KEEP_LAST", Value: strconv.Itoa(b.Retention.KeepLast)},
 		corev1.EnvVar{Name: "MAX_AGE_DAYS", Value: strconv.Itoa(deref(b.Retention.MaxAgeDays))},
@@ -145,7 +149,11 @@ func podSpec(env *model.Environment, script string) (*corev1.PodSpec, error) {
 		// Kubernetes API.
 		AutomountServiceAccountToken: &no,
 		RestartPolicy:                corev1.RestartPolicyNever,
-		SecurityContext:              generators.RestrictedPodSecurityContext(),
+		// milvus-backup reads MINIO_PORT, MILVUS_PORT, ... before its config
+		// file: the service links of a Service named "minio" or "milvus"
+		// (MINIO_PORT=tcp://...) would crash it.
+		EnableServiceLinks: &no,
+		SecurityContext:    generators.RestrictedPodSecurityContext(),
 		Containers: []corev1.Container{{
 			Name:            "backup",
 			Image:           b.Image.Repository + ":" + b.Image.Tag,

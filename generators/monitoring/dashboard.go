@@ -141,7 +141,7 @@ func BuildDashboard(env *model.Environment) Dashboard {
 			{Expr: fmt.Sprintf(`max by (component) ({__name__=~"milvus_(querynode|datanode)_consume_tt_lag_ms", %s})`, sel), LegendFormat: "{{component}}"},
 		}},
 		{"Pod restarts (30m)", "Container restarts of the Milvus pods (kube-state-metrics).", "short", nil, []Target{
-			{Expr: fmt.Sprintf(`sum by (pod) (increase(kube_pod_container_status_restarts_total{namespace=%q, pod=~%q}[30m]))`, env.Namespace, env.ChartFullname()+"-.*"), LegendFormat: "{{pod}}"},
+			{Expr: fmt.Sprintf(`sum by (pod) (increase(kube_pod_container_status_restarts_total{namespace=%q, pod=~%q}[30m]))`, env.Namespace, PodPattern(env)), LegendFormat: "{{pod}}"},
 		}},
 		{"Scrape targets up", "Milvus pods Prometheus can scrape, by component.", "short", nil, []Target{
 			{Expr: fmt.Sprintf(`sum by (component) (up{%s})`, sel), LegendFormat: "{{component}}"},

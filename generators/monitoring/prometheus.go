@@ -64,6 +64,9 @@ func Relabelings(env *model.Environment) []RelabelConfig {
 		return RelabelConfig{SourceLabels: []string{from}, Action: "replace", TargetLabel: to}
 	}
 	return []RelabelConfig{
+		// An evicted or completed pod keeps its IP for a while: scraping it
+		// would report a target down until the object is deleted.
+		{SourceLabels: []string{"__meta_kubernetes_pod_phase"}, Action: "drop", Regex: "Pending|Succeeded|Failed"},
 		keep("__meta_kubernetes_pod_label_app_kubernetes_io_instance", env.Release),
 		keep("__meta_kubernetes_pod_label_app_kubernetes_io_name", "milvus"),
 		keep("__meta_kubernetes_pod_container_port_name", "metrics"),

@@ -3,6 +3,7 @@ package monitoring
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/milvus-gitops/milvusgen/generators/backup"
@@ -80,22 +81,45 @@ func Rules(env *model.Environment) RuleFile {
 			"description": "{{ $value | humanizePercentage }} of requests fail. Break milvus_proxy_req_count{status=\"fail\"} down by function_name, then read the proxy logs for the error.",
 		},
 	})
-	for _, n := range []struct{ alert, metric, component, what string }{
-		{"MilvusQueryNodesMissing", "milvus_querycoord_querynode_num", "queryNode", "query nodes"},
-		{"MilvusDataNodesMissing", "milvus_datacoord_datanode_num", "dataNode", "data nodes"},
-		{"MilvusProxiesMissing", "milvus_rootcoord_proxy_num", "proxy", "proxies"},
+	// Registered nodes, as the coordinators see them. On 2.6 every
+	// streaming node also embeds a query node that querycoord counts. A
+	// rollout (maxSurge 0) or a drain takes out maxUnavailable nodes for a
+	// while: below that floor is critical at once, one short is a warning
+	// only when it lasts longer than a rollout.
+	queryNodes := env.Components["queryNode"].Replicas
+	if sn, ok := env.Components["streamingNode"]; ok {
+		queryNodes += sn.Replicas
+	}
+	for _, n := range []struct {
+		name, metric, component, what string
+		want                          int32
+	}{
+		{"QueryNodes", "milvus_querycoord_querynode_num", "queryNode", "query nodes", queryNodes},
+		{"DataNodes", "milvus_datacoord_datanode_num", "dataNode", "data nodes", env.Components["dataNode"].Replicas},
+		{"Proxies", "milvus_rootcoord_proxy_num", "proxy", "proxies", env.Components["proxy"].Replicas},
 	} {
-		want := env.Components[n.component].Replicas
+		check := fmt.Sprintf("Check their pods (kubectl -n %s get pods -l component=%s): pending (anti-affinity, resources), crash-looping, or not ready.",
+			env.Namespace, model.ComponentLabel(n.component))
+		if floor := n.want - env.Availability.MaxUnavailable; floor > 0 {
+			add(Rule{
+				Alert:  "Milvus" + n.name + "Missing",
+				Expr:   fmt.Sprintf(`max(%s{%s}) < %d`, n.metric, sel, floor),
+				For:    "5m",
+				Labels: common("critical"),
+				Annotations: map[string]string{
+					"summary":     fmt.Sprintf("Milvus %s: only {{ $value }} of %d %s registered", env.Name, n.want, n.what),
+					"description": fmt.Sprintf("More %s are missing than a rollout or a drain takes out (%d). %s", n.what, env.Availability.MaxUnavailable, check),
+				},
+			})
+		}
 		add(Rule{
-			Alert:  n.alert,
-			Expr:   fmt.Sprintf(`max(%s{%s}) < %d`, n.metric, sel, want),
-			For:    "5m",
-			Labels: common("critical"),
+			Alert:  "Milvus" + n.name + "Degraded",
+			Expr:   fmt.Sprintf(`max(%s{%s}) < %d`, n.metric, sel, n.want),
+			For:    "30m",
+			Labels: common("warning"),
 			Annotations: map[string]string{
-				"summary": fmt.Sprintf("Milvus %s: fewer %s registered than the %d the spec runs", env.Name, n.what, want),
-				"description": fmt.Sprintf("Only {{ $value }} %s are registered with the coordinator. Check their pods "+
-					"(kubectl -n %s get pods -l component=%s): pending (anti-affinity, resources), crash-looping, or not ready.",
-					n.what, env.Namespace, model.ComponentLabel(n.component)),
+				"summary":     fmt.Sprintf("Milvus %s: {{ $value }} of %d %s registered for 30 minutes", env.Name, n.want, n.what),
+				"description": fmt.Sprintf("Fewer %s than the spec runs, for longer than a rollout takes. %s", n.what, check),
 			},
 		})
 	}
@@ -132,7 +156,7 @@ func Rules(env *model.Environment) RuleFile {
 	add(Rule{
 		Alert: "MilvusPodRestarting",
 		Expr: fmt.Sprintf(`increase(kube_pod_container_status_restarts_total{namespace=%q, pod=~%q}[30m]) > %d`,
-			env.Namespace, env.ChartFullname()+"-.*", a.RestartsPer30m),
+			env.Namespace, PodPattern(env), a.RestartsPer30m),
 		Labels: common("warning"),
 		Annotations: map[string]string{
 			"summary":     fmt.Sprintf("Milvus %s: {{ $labels.pod }} restarts repeatedly", env.Name),
@@ -162,6 +186,16 @@ func Rules(env *model.Environment) RuleFile {
 		})
 	}
 	return RuleFile{Groups: []RuleGroup{{Name: "milvus-" + env.Name, Rules: rules}}}
+}
+
+// PodPattern matches the names of this release's Milvus pods (and not
+// other pods that share the prefix): <fullname>-<component>-<hash>-<id>.
+func PodPattern(env *model.Environment) string {
+	var comps []string
+	for _, k := range env.ComponentNames() {
+		comps = append(comps, model.ComponentLabel(k))
+	}
+	return fmt.Sprintf("%s-(%s)-.*", env.ChartFullname(), strings.Join(comps, "|"))
 }
 
 // num prints a number without trailing zeros or exponent.

@@ -42,7 +42,7 @@ func Files(openapi []byte) (map[string][]byte, error) {
 	}
 	defs := map[string]any{}
 	for name, d := range doc.Definitions {
-		defs[name] = strict(d)
+		defs[name] = strict(d, false)
 		// The API server accepts numbers for quantities too (cpu: 2).
 		if strings.HasSuffix(name, ".api.resource.Quantity") {
 			defs[name] = map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "number"}}}
@@ -115,28 +115,45 @@ func collect(defs map[string]any, node any, reach map[string]any) {
 
 // strict rewrites a schema: int-or-string values accept both types, and
 // closed objects reject unknown fields.
-func strict(node any) any {
+// nullable: the node is an optional property, where the API server treats
+// an explicit null like an absent field (charts render `annotations:` with
+// nothing after it); a required one stays non-null.
+func strict(node any, nullable bool) any {
 	switch n := node.(type) {
 	case map[string]any:
 		if n["format"] == "int-or-string" || n["x-kubernetes-int-or-string"] == true {
-			return map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}
+			alts := []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}
+			if nullable {
+				alts = append(alts, map[string]any{"type": "null"})
+			}
+			return map[string]any{"oneOf": alts}
+		}
+		required := map[string]bool{}
+		if req, ok := n["required"].([]any); ok {
+			for _, r := range req {
+				if s, ok := r.(string); ok {
+					required[s] = true
+				}
+			}
 		}
 		out := make(map[string]any, len(n)+1)
 		for k, v := range n {
 			if k == "properties" {
 				props := map[string]any{}
 				for pk, pv := range v.(map[string]any) {
-					props[pk] = strict(pv)
+					props[pk] = strict(pv, !required[pk])
 				}
 				out[k] = props
 				continue
 			}
-			out[k] = strict(v)
+			out[k] = strict(v, false)
 		}
-		// The API server treats an explicit null like an absent field
-		// (charts render `annotations:` with nothing after it).
-		if t, ok := n["type"].(string); ok {
+		if t, ok := n["type"].(string); ok && nullable {
 			out["type"] = []any{t, "null"}
+		}
+		// A $ref cannot carry a sibling type: allow null beside it.
+		if ref, ok := n["$ref"]; ok && nullable && len(n) == 1 {
+			return map[string]any{"anyOf": []any{map[string]any{"$ref": ref}, map[string]any{"type": "null"}}}
 		}
 		_, hasProps := n["properties"]
 		_, hasAdditional := n["additionalProperties"]
@@ -147,7 +164,7 @@ func strict(node any) any {
 	case []any:
 		out := make([]any, len(n))
 		for i, v := range n {
-			out[i] = strict(v)
+			out[i] = strict(v, false)
 		}
 		return out
 	}

@@ -12,7 +12,8 @@ const doc = `{"definitions": {
   "x-kubernetes-group-version-kind": [{"group": "policy", "version": "v1", "kind": "PodDisruptionBudget"}]},
  "io.k8s.api.policy.v1.PodDisruptionBudgetSpec": {
   "type": "object",
-  "properties": {"maxUnavailable": {"type": "string", "format": "int-or-string"}, "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {"a": {"type": "string"}}}}},
+  "required": ["selector"],
+  "properties": {"maxUnavailable": {"type": "string", "format": "int-or-string"}, "selector": {"type": "object"}, "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {"a": {"type": "string"}}}}},
  "io.k8s.api.core.v1.ConfigMapList": {"type": "object", "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "ConfigMapList"}]},
  "io.k8s.api.core.v1.Unused": {"type": "object"}
 }}`
@@ -46,8 +47,11 @@ func TestFiles(t *testing.T) {
 	if _, ok := props["extra"].(map[string]any)["additionalProperties"]; ok {
 		t.Error("preserve-unknown-fields must stay open")
 	}
-	if ty, _ := spec["type"].([]any); len(ty) != 2 || ty[1] != "null" {
-		t.Errorf("optional values may be null, type is %v", spec["type"])
+	if ty, _ := props["extra"].(map[string]any)["type"].([]any); len(ty) != 2 || ty[1] != "null" {
+		t.Errorf("optional values may be null, type is %v", props["extra"].(map[string]any)["type"])
+	}
+	if ty, ok := props["selector"].(map[string]any)["type"].(string); !ok || ty != "object" {
+		t.Errorf("a required value may not be null, type is %v", props["selector"].(map[string]any)["type"])
 	}
 }
 

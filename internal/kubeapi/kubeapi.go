@@ -51,8 +51,26 @@ type proc struct {
 	done chan struct{}
 }
 
-// Start brings up etcd and kube-apiserver under dir.
+// Start brings up etcd and kube-apiserver under dir. The loopback ports are
+// picked free and released just before the servers bind them, so another
+// process may take one in between: a failed start is retried in a fresh
+// state directory.
 func Start(dir string, bin Binaries) (*Server, error) {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		sub := filepath.Join(dir, fmt.Sprintf("attempt-%d", attempt))
+		if err = os.MkdirAll(sub, 0o700); err != nil {
+			return nil, err
+		}
+		var s *Server
+		if s, err = start(sub, bin); err == nil {
+			return s, nil
+		}
+	}
+	return nil, err
+}
+
+func start(dir string, bin Binaries) (*Server, error) {
 	begin := time.Now()
 	s := &Server{Dir: dir, Kubectl: bin.Kubectl, token: "milvusgen-e2e-admin-token"}
 	ports, err := freePorts(3)

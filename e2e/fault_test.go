@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/milvus-gitops/milvusgen/verifier"
+)
+
+// TestFaultInjectionTouchesOnlyItsTargets runs the verifier's pod killer
+// against the real API server: it deletes exactly the pods asked for,
+// among the running pods of its namespace and selector, and nothing else;
+// eviction respects a PodDisruptionBudget.
+func TestFaultInjectionTouchesOnlyItsTargets(t *testing.T) {
+	s := server(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, ns := range []string{"fault-target", "fault-other"} {
+		createNamespace(t, s, ns)
+	}
+	mk := func(ns, name string, labels map[string]string, phase corev1.PodPhase) {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.invalid/none",
+				SecurityContext: restrictedContainer()}}, SecurityContext: restrictedPod()},
+		}
+		created, err := kube.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No kubelet here: set the status a kubelet would report.
+		created.Status.Phase = phase
+		if phase == corev1.PodRunning {
+			created.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		}
+		if _, err := kube.CoreV1().Pods(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qn := map[string]string{"app.kubernetes.io/instance": "milvus-x", "component": "querynode"}
+	mk("fault-target", "qn-a", qn, corev1.PodRunning)
+	mk("fault-target", "qn-b", qn, corev1.PodRunning)
+	mk("fault-target", "qn-c", qn, corev1.PodPending) // not running: never a target
+	mk("fault-target", "proxy-a", map[string]string{"app.kubernetes.io/instance": "milvus-x", "component": "proxy"}, corev1.PodRunning)
+	mk("fault-other", "qn-z", qn, corev1.PodRunning) // another namespace
+
+	killer := &verifier.PodKiller{Client: kube, Namespace: "fault-target", Selector: "app.kubernetes.io/instance=milvus-x,component=querynode", Count: 1, Mode: "delete"}
+	killed, err := killer.Kill(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(killed, []string{"qn-a"}) {
+		t.Errorf("killed %v, want the first running target only", killed)
+	}
+	left := func(ns string) []string {
+		l, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range l.Items {
+			if p.DeletionTimestamp == nil {
+				names = append(names, p.Name)
+			}
+		}
+		slices.Sort(names)
+		return names
+	}
+	if got := left("fault-target"); !slices.Equal(got, []string{"proxy-a", "qn-b", "qn-c"}) {
+		t.Errorf("fault-target pods left: %v", got)
+	}
+	if got := left("fault-other"); !slices.Equal(got, []string{"qn-z"}) {
+		t.Errorf("another namespace was touched: %v", got)
+	}
+
+	// Too few targets is an error, not a smaller fault.
+	killer.Count = 2
+	if _, err := killer.Kill(ctx); err == nil || !strings.Contains(err.Error(), "1 running pods match") {
+		t.Errorf("want a refusal, got %v", err)
+	}
+	// An empty selector would match everything.
+	if _, err := (&verifier.PodKiller{Client: kube, Namespace: "fault-target", Count: 1}).Kill(ctx); err == nil {
+		t.Error("an empty selector was accepted")
+	}
+
+	// Eviction respects a PodDisruptionBudget that allows no disruption.
+	pdb := fmt.Sprintf(`apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: qn, namespace: fault-target}
+spec:
+  minAvailable: 1
+  selector: {matchLabels: {component: querynode}}
+`)
+	if _, _, err := kubectl(s, []byte(pdb), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	// No disruption controller runs here: report the budget's status as it would.
+	if _, _, err := kubectl(s, nil, "patch", "pdb", "qn", "-n", "fault-target", "--subresource=status", "--type=merge",
+		"-p", `{"status":{"currentHealthy":1,"desiredHealthy":1,"disruptionsAllowed":0,"expectedPods":1,"observedGeneration":1}}`); err != nil {
+		t.Fatal(err)
+	}
+	evict := &verifier.PodKiller{Client: kube, Namespace: "fault-target", Selector: "component=querynode", Count: 1, Mode: "evict"}
+	if _, err := evict.Kill(ctx); err == nil || !strings.Contains(err.Error(), "disruption budget") {
+		t.Errorf("eviction must be refused by the PDB, got %v", err)
+	}
+}
+
+func restrictedPod() *corev1.PodSecurityContext {
+	yes := true
+	return &corev1.PodSecurityContext{RunAsNonRoot: &yes, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+}
+
+func restrictedContainer() *corev1.SecurityContext {
+	no := false
+	return &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}

@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/verifier"
+)
+
+// TestVerifierAgainstRealMilvus runs the verifier binary end to end against
+// a real Milvus standalone server (the PyPI "milvus" package, see
+// hack/milvus.sh): health, insert, flush, index, load, recall against
+// brute force, the benchmark, cleanup; then with an impossible SLO it must
+// exit 1, and it must refuse to touch a collection it did not create.
+// Standalone Milvus has one query node: replicas 1 and no fault phase.
+func TestVerifierAgainstRealMilvus(t *testing.T) {
+	if _, ok := testenv.Lookup("python3"); !ok {
+		t.Skip("python3 is needed to install the Milvus server")
+	}
+	root := testenv.RepoRoot(t)
+	dir := t.TempDir()
+	start := exec.Command(filepath.Join(root, "hack", "milvus.sh"), "start", dir)
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("starting Milvus: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(filepath.Join(root, "hack", "milvus.sh"), "stop", dir).CombinedOutput(); err != nil {
+			t.Errorf("stopping Milvus: %v\n%s", err, out)
+		}
+	})
+
+	bin := filepath.Join(t.TempDir(), "verifier")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/verifier")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	verify := func(extra ...string) (*verifier.Report, int, string) {
+		args := append([]string{"--rows", "20000", "--dim", "64", "--clusters", "16", "--spread", "0.3",
+			"--nlist", "256", "--nprobe", "16", "--replicas", "1", "--no-fault",
+			"--queries", "2000", "--concurrency", "4", "--recall-queries", "200",
+			"--slo-p99-ms", "1000", "--slo-recall", "0.8"}, extra...)
+		cmd := exec.Command(bin, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		var r verifier.Report
+		if jerr := json.Unmarshal(stdout.Bytes(), &r); jerr != nil {
+			t.Fatalf("report: %v\n%s", jerr, stderr.String())
+		}
+		return &r, code, stderr.String()
+	}
+
+	r, code, log := verify("--run-id", "e2e_pass")
+	t.Logf("verifier log:\n%s", log)
+	if code != 0 || r.Verdict != verifier.Pass {
+		t.Fatalf("exit %d, verdict %s, error %s", code, r.Verdict, r.Error)
+	}
+	if r.Insert == nil || r.Insert.Rows != 20000 || r.Search == nil || r.Search.Count != 2000 || r.Search.Errors != 0 {
+		t.Errorf("report: insert %+v search %+v", r.Insert, r.Search)
+	}
+	// Clustered data and an approximate index: recall is high but, with
+	// nprobe 16 of 256 lists, it is measured, not assumed.
+	if r.Recall == nil || r.Recall.Recall < 0.8 || r.Recall.Recall > 1 || r.Recall.Queries != 200 {
+		t.Errorf("recall %+v", r.Recall)
+	}
+	if last := r.Phases[len(r.Phases)-1]; last.Name != "cleanup" || !last.OK {
+		t.Errorf("last phase %+v, want a successful cleanup", last)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := verifier.Connect(ctx, verifier.ConnectOptions{Address: "127.0.0.1:19530"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctx)
+	if has, err := m.HasCollection(ctx, "verifier_e2e_pass"); err != nil || has {
+		t.Errorf("the run's collection is still there (%v)", err)
+	}
+
+	r, code, _ = verify("--run-id", "e2e_fail", "--slo-p99-ms", "0.001")
+	if code != 1 || r.Verdict != verifier.Fail {
+		t.Errorf("an impossible SLO: exit %d, verdict %s", code, r.Verdict)
+	}
+
+	// A collection the run did not create is never touched.
+	if err := m.CreateCollection(ctx, "verifier_taken", 8, "L2"); err != nil {
+		t.Fatal(err)
+	}
+	r, code, _ = verify("--run-id", "taken")
+	if code != 2 || r.Verdict != verifier.Error {
+		t.Errorf("an existing collection: exit %d, verdict %s", code, r.Verdict)
+	}
+	if has, err := m.HasCollection(ctx, "verifier_taken"); err != nil || !has {
+		t.Errorf("the verifier dropped a collection it did not create (%v)", err)
+	}
+	_ = m.Drop(ctx, "verifier_taken")
+	_ = os.Remove(bin)
+}

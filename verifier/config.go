@@ -1,0 +1,255 @@
+package verifier
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// Config is everything a run needs. Flags set it; every flag falls back to
+// an environment variable (VERIFIER_<FLAG>, dashes as underscores), so the
+// Job can pass settings either way. Credentials come only from the
+// environment or mounted files, never from flags.
+type Config struct {
+	Address    string
+	HealthURL  string
+	Username   string
+	Password   string
+	TLS        bool
+	CAFile     string
+	ServerName string
+
+	RunID      string
+	Dim        int
+	Rows       int
+	Clusters   int
+	Spread     float64
+	Seed       uint64
+	Metric     string
+	BatchBytes int
+
+	IndexType      string
+	NList          int
+	M              int
+	EfConstruction int
+	NProbe         int
+	Ef             int
+
+	Replicas      int
+	Concurrency   int
+	Queries       int
+	Duration      time.Duration
+	TopK          int
+	Consistency   string
+	RecallQueries int
+
+	Fault           bool
+	FaultNamespace  string
+	FaultSelector   string
+	FaultPods       int
+	FaultMode       string
+	FaultWindow     time.Duration
+	SteadySuccesses int
+
+	MaxP99Ms        float64
+	MaxErrors       int64
+	MinAvailability float64
+	MinRecall       float64
+
+	Report     string
+	Timeout    time.Duration
+	RPCTimeout time.Duration
+
+	noFault *bool
+}
+
+// CollectionPrefix: the verifier only ever creates, and drops, collections
+// named verifier_<run id>.
+const CollectionPrefix = "verifier_"
+
+// Collection is the run's collection name.
+func (c *Config) Collection() string { return CollectionPrefix + c.RunID }
+
+// Flags registers the flags on fs, with defaults from the environment.
+func (c *Config) Flags(fs *pflag.FlagSet) {
+	str := func(p *string, name, def, usage string) { fs.StringVar(p, name, env(name, def), usage) }
+	integer := func(p *int, name string, def int, usage string) { fs.IntVar(p, name, envInt(name, def), usage) }
+	dur := func(p *time.Duration, name string, def time.Duration, usage string) {
+		fs.DurationVar(p, name, envDuration(name, def), usage)
+	}
+	float := func(p *float64, name string, def float64, usage string) {
+		fs.Float64Var(p, name, envFloat(name, def), usage)
+	}
+	boolean := func(p *bool, name string, def bool, usage string) { fs.BoolVar(p, name, envBool(name, def), usage) }
+
+	str(&c.Address, "address", "127.0.0.1:19530", "Milvus gRPC address host:port")
+	str(&c.HealthURL, "health-url", "", "health endpoint (default http://<host>:9091/healthz)")
+	boolean(&c.TLS, "tls", false, "connect with TLS")
+	str(&c.CAFile, "tls-ca", "", "PEM file of the CA that signed the server certificate")
+	str(&c.ServerName, "tls-server-name", "", "server name to verify (default: the host of --address)")
+
+	str(&c.RunID, "run-id", "", "unique id of this run; the collection is verifier_<run-id> (default: random)")
+	integer(&c.Dim, "dim", 128, "vector dimension")
+	integer(&c.Rows, "rows", 100000, "rows to insert")
+	integer(&c.Clusters, "clusters", 64, "Gaussian mixture components of the data")
+	float(&c.Spread, "spread", 0.1, "standard deviation of each component")
+	fs.Uint64Var(&c.Seed, "seed", uint64(envInt("seed", 42)), "data seed")
+	str(&c.Metric, "metric", "L2", "metric: L2, IP or COSINE")
+	integer(&c.BatchBytes, "batch-bytes", 4<<20, "insert batch size in bytes")
+
+	str(&c.IndexType, "index", "IVF_FLAT", "index type: IVF_FLAT, HNSW or FLAT")
+	integer(&c.NList, "nlist", 1024, "IVF_FLAT nlist")
+	integer(&c.M, "hnsw-m", 16, "HNSW M")
+	integer(&c.EfConstruction, "hnsw-ef-construction", 200, "HNSW efConstruction")
+	integer(&c.NProbe, "nprobe", 16, "IVF_FLAT search nprobe")
+	integer(&c.Ef, "ef", 64, "HNSW search ef")
+
+	integer(&c.Replicas, "replicas", 2, "in-memory replicas to load (2: one query node may die)")
+	integer(&c.Concurrency, "concurrency", 10, "concurrent search workers (closed loop)")
+	integer(&c.Queries, "queries", 1000, "searches in the benchmark (0: use --duration)")
+	dur(&c.Duration, "duration", 0, "benchmark duration (with --queries 0)")
+	integer(&c.TopK, "top-k", 10, "top-k of every search")
+	str(&c.Consistency, "consistency", "Bounded", "search consistency: Strong, Bounded, Session, Eventually")
+	integer(&c.RecallQueries, "recall-queries", 500, "queries whose recall is measured against brute force")
+
+	// The fault phase is on by default: the point is to prove HA.
+	var noFault bool
+	boolean(&noFault, "no-fault", false, "skip the fault phase")
+	c.Fault = true
+	str(&c.FaultNamespace, "fault-namespace", "", "namespace of the pods to kill (default: the pod's own)")
+	str(&c.FaultSelector, "fault-selector", "component=querynode", "label selector of the pods that may be killed")
+	integer(&c.FaultPods, "fault-pods", 1, "pods to kill")
+	str(&c.FaultMode, "fault-mode", "delete", "delete, or evict (respects PodDisruptionBudgets)")
+	dur(&c.FaultWindow, "fault-window", 90*time.Second, "how long to observe after the kill")
+	integer(&c.SteadySuccesses, "steady-successes", 50, "consecutive successes that mean 'recovered'")
+
+	float(&c.MaxP99Ms, "slo-p99-ms", 100, "SLO: search p99 latency in steady state, ms")
+	fs.Int64Var(&c.MaxErrors, "slo-max-errors", int64(envInt("slo-max-errors", 0)), "SLO: failed searches in steady state")
+	float(&c.MinAvailability, "slo-availability", 0.99, "SLO: search success ratio during the fault")
+	float(&c.MinRecall, "slo-recall", 0.9, "SLO: recall@k floor")
+
+	str(&c.Report, "report", "", "also write the JSON report to this file")
+	dur(&c.Timeout, "timeout", 30*time.Minute, "deadline of the whole run")
+	dur(&c.RPCTimeout, "rpc-timeout", 30*time.Second, "deadline of one RPC (index build and load wait up to --timeout)")
+
+	c.noFault = &noFault
+}
+
+// Finish applies what flags cannot: credentials from the environment or
+// files, derived defaults, validation.
+func (c *Config) Finish() error {
+	if c.noFault != nil && *c.noFault {
+		c.Fault = false
+	}
+	var err error
+	if c.Username, err = secret("MILVUS_USERNAME"); err != nil {
+		return err
+	}
+	if c.Password, err = secret("MILVUS_PASSWORD"); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(c.Address)
+	if err != nil {
+		return fmt.Errorf("--address %q: %w", c.Address, err)
+	}
+	if c.HealthURL == "" {
+		c.HealthURL = fmt.Sprintf("http://%s/healthz", net.JoinHostPort(host, "9091"))
+	}
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	if c.RunID == "" {
+		b := make([]byte, 6)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		c.RunID = hex.EncodeToString(b)
+	}
+	switch {
+	case !validName(c.RunID):
+		return fmt.Errorf("--run-id %q: letters, digits and _ only", c.RunID)
+	case c.Dim < 2 || c.Rows < c.TopK || c.TopK < 1 || c.Concurrency < 1 || c.Replicas < 1:
+		return fmt.Errorf("--dim, --rows, --top-k, --concurrency and --replicas must be positive (rows >= top-k)")
+	case c.Queries == 0 && c.Duration <= 0:
+		return fmt.Errorf("--queries 0 needs --duration")
+	case c.Metric != "L2" && c.Metric != "IP" && c.Metric != "COSINE":
+		return fmt.Errorf("--metric %q: L2, IP or COSINE", c.Metric)
+	case c.IndexType != "IVF_FLAT" && c.IndexType != "HNSW" && c.IndexType != "FLAT":
+		return fmt.Errorf("--index %q: IVF_FLAT, HNSW or FLAT", c.IndexType)
+	case c.FaultMode != "delete" && c.FaultMode != "evict":
+		return fmt.Errorf("--fault-mode %q: delete or evict", c.FaultMode)
+	case c.Fault && c.FaultPods < 1:
+		return fmt.Errorf("--fault-pods must be at least 1")
+	}
+	if c.Fault && c.Replicas < 2 {
+		return fmt.Errorf("the fault phase needs --replicas >= 2 (one query node may die); or pass --no-fault")
+	}
+	return nil
+}
+
+// secret reads NAME from the environment, or the file named by NAME_FILE.
+func secret(name string) (string, error) {
+	if f := os.Getenv(name + "_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return os.Getenv(name), nil
+}
+
+func validName(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func envName(flag string) string {
+	return "VERIFIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+func env(flag, def string) string {
+	if v, ok := os.LookupEnv(envName(flag)); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(flag string, def int) int {
+	if v, err := strconv.Atoi(env(flag, "")); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(flag string, def float64) float64 {
+	if v, err := strconv.ParseFloat(env(flag, ""), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envBool(flag string, def bool) bool {
+	if v, err := strconv.ParseBool(env(flag, "")); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(flag string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(env(flag, "")); err == nil {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,197 @@
+package verifier
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// PodKiller deletes or evicts query-node pods: only pods in Namespace that
+// match Selector, never anything else.
+type PodKiller struct {
+	Client    kubernetes.Interface
+	Namespace string
+	Selector  string
+	Count     int
+	// Mode is "delete" or "evict" (the Eviction API, which respects
+	// PodDisruptionBudgets: a refusal is reported, not forced).
+	Mode string
+}
+
+// KubeClient builds a client from the in-cluster service account, or from
+// KUBECONFIG outside a cluster.
+func KubeClient() (kubernetes.Interface, error) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes config: %w", err)
+		}
+	}
+	cfg.Timeout = 30 * time.Second
+	return kubernetes.NewForConfig(cfg)
+}
+
+// OwnNamespace is the namespace this pod runs in, when in a cluster.
+func OwnNamespace() string {
+	b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Targets lists the pods that would be killed: running, not already
+// terminating, matching the selector, in name order.
+func (k *PodKiller) Targets(ctx context.Context) ([]corev1.Pod, error) {
+	sel, err := labels.Parse(k.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("selector %q: %w", k.Selector, err)
+	}
+	if sel.Empty() {
+		return nil, fmt.Errorf("an empty selector would match every pod in %s", k.Namespace)
+	}
+	list, err := k.Client.CoreV1().Pods(k.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		// Defence in depth: check namespace and labels ourselves too.
+		if p.Namespace != k.Namespace || !sel.Matches(labels.Set(p.Labels)) || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Kill removes Count of the targets and returns their names. Fewer targets
+// than Count is an error: the fault would not be the one asked for.
+func (k *PodKiller) Kill(ctx context.Context) ([]string, error) {
+	targets, err := k.Targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) < k.Count {
+		return nil, fmt.Errorf("%d running pods match %q in %s, %d to kill", len(targets), k.Selector, k.Namespace, k.Count)
+	}
+	var killed []string
+	for _, p := range targets[:k.Count] {
+		switch k.Mode {
+		case "evict":
+			err = k.Client.PolicyV1().Evictions(k.Namespace).Evict(ctx, &policyv1.Eviction{
+				ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: k.Namespace},
+			})
+		default:
+			err = k.Client.CoreV1().Pods(k.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
+				// Only this incarnation: never a successor with the same name.
+				Preconditions: &metav1.Preconditions{UID: &p.UID},
+			})
+		}
+		if err != nil {
+			return killed, fmt.Errorf("%s pod %s: %w", k.Mode, p.Name, err)
+		}
+		killed = append(killed, p.Name)
+	}
+	return killed, nil
+}
+
+// event is one search of the fault phase.
+type event struct {
+	at      time.Time // completion
+	latency time.Duration
+	err     error
+}
+
+// FaultResult is what the fault phase measured.
+type FaultResult struct {
+	Mode         string   `json:"mode"`
+	Killed       []string `json:"killed"`
+	Requests     int64    `json:"requests"`
+	Failures     int64    `json:"failures"`
+	Availability float64  `json:"availability"`
+	// FirstFailureMs is when the first search failed, after the kill.
+	FirstFailureMs *float64 `json:"firstFailureMs,omitempty"`
+	// RecoveryMs is from the first failure to the start of a run of
+	// steady successes; 0 when nothing failed.
+	RecoveryMs *float64 `json:"recoveryMs,omitempty"`
+	Recovered  bool     `json:"recovered"`
+	// AfterRecovery is the latency of the searches once recovered.
+	AfterRecovery Summary          `json:"afterRecovery"`
+	ErrorsByCode  map[string]int64 `json:"errorsByCode,omitempty"`
+}
+
+// analyzeFault computes the fault statistics of the searches that completed
+// after the kill, in completion order. Recovery is the first run of
+// `steady` consecutive successes that starts after the first failure.
+func analyzeFault(events []event, killAt time.Time, steady int) FaultResult {
+	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
+	var r FaultResult
+	var firstFail time.Time
+	run, recoverAt := 0, time.Time{}
+	var runStart time.Time
+	after, all := NewLatencies(), NewLatencies()
+	for _, e := range events {
+		if e.at.Before(killAt) {
+			continue
+		}
+		r.Requests++
+		if e.err != nil {
+			r.Failures++
+			if r.ErrorsByCode == nil {
+				r.ErrorsByCode = map[string]int64{}
+			}
+			r.ErrorsByCode[Code(e.err)]++
+			if firstFail.IsZero() {
+				firstFail = e.at
+			}
+			run = 0
+			continue
+		}
+		if run == 0 {
+			runStart = e.at
+		}
+		run++
+		if recoverAt.IsZero() && !firstFail.IsZero() && run >= steady {
+			recoverAt = runStart
+		}
+		all.Record(e.latency, nil)
+	}
+	for _, e := range events {
+		if e.err == nil && !recoverAt.IsZero() && !e.at.Before(recoverAt) {
+			after.Record(e.latency, nil)
+		}
+	}
+	if r.Requests > 0 {
+		r.Availability = float64(r.Requests-r.Failures) / float64(r.Requests)
+	}
+	ms := func(d time.Duration) *float64 { v := float64(d.Microseconds()) / 1000; return &v }
+	switch {
+	case firstFail.IsZero():
+		r.Recovered = r.Requests > 0
+		r.RecoveryMs = ms(0)
+		after = all // nothing failed: every search is "after recovery"
+	case !recoverAt.IsZero():
+		r.FirstFailureMs = ms(firstFail.Sub(killAt))
+		r.Recovered = true
+		r.RecoveryMs = ms(recoverAt.Sub(firstFail))
+	default:
+		r.FirstFailureMs = ms(firstFail.Sub(killAt))
+	}
+	r.AfterRecovery = after.Summarize(0)
+	return r
+}

@@ -1,0 +1,196 @@
+package verifier
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/milvus-io/milvus/client/v2/column"
+	"github.com/milvus-io/milvus/client/v2/entity"
+	"github.com/milvus-io/milvus/client/v2/index"
+	"github.com/milvus-io/milvus/client/v2/milvusclient"
+)
+
+// Milvus is what the verifier needs from a Milvus server. The adapter
+// below implements it with the official Go client
+// (github.com/milvus-io/milvus/client/v2, the maintained successor of the
+// archived milvus-sdk-go); tests of the phases' logic can substitute it.
+type Milvus interface {
+	Version(ctx context.Context) (string, error)
+	HasCollection(ctx context.Context, name string) (bool, error)
+	CreateCollection(ctx context.Context, name string, dim int, metric string) error
+	CreateIndex(ctx context.Context, name string, idx IndexSpec) error
+	Insert(ctx context.Context, name string, ids []int64, vectors [][]float32) error
+	Flush(ctx context.Context, name string) error
+	Load(ctx context.Context, name string, replicas int) error
+	Search(ctx context.Context, name string, vectors [][]float32, topK int, s SearchSpec) ([][]int64, error)
+	Drop(ctx context.Context, name string) error
+	Close(ctx context.Context) error
+}
+
+// IndexSpec is the vector index to build.
+type IndexSpec struct {
+	Type           string // IVF_FLAT, HNSW, FLAT
+	Metric         string // L2, IP, COSINE
+	NList          int
+	M              int
+	EfConstruction int
+}
+
+// SearchSpec are the search parameters.
+type SearchSpec struct {
+	NProbe      int
+	Ef          int
+	Consistency string // Strong, Bounded, Session, Eventually
+}
+
+const (
+	pkField     = "id"
+	vectorField = "vector"
+)
+
+// ConnectOptions say how to reach Milvus.
+type ConnectOptions struct {
+	Address, Username, Password string
+	TLS                         bool
+	CAFile, ServerName          string
+}
+
+// Connect dials Milvus with the official client.
+func Connect(ctx context.Context, o ConnectOptions) (Milvus, error) {
+	cfg := &milvusclient.ClientConfig{Address: o.Address, Username: o.Username, Password: o.Password}
+	if o.TLS {
+		tc := &tls.Config{ServerName: o.ServerName, MinVersion: tls.VersionTLS12}
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("tls ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("tls ca %s: no certificate", o.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		cfg.EnableTLSAuth = true
+		cfg = cfg.WithTLSConfig(tc)
+	}
+	c, err := milvusclient.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &client{c: c}, nil
+}
+
+type client struct{ c *milvusclient.Client }
+
+func (m *client) Version(ctx context.Context) (string, error) {
+	return m.c.GetServerVersion(ctx, milvusclient.NewGetServerVersionOption())
+}
+
+func (m *client) HasCollection(ctx context.Context, name string) (bool, error) {
+	return m.c.HasCollection(ctx, milvusclient.NewHasCollectionOption(name))
+}
+
+func (m *client) CreateCollection(ctx context.Context, name string, dim int, metric string) error {
+	schema := entity.NewSchema().WithName(name).WithDescription("milvusgen verifier: safe to drop").
+		WithField(entity.NewField().WithName(pkField).WithDataType(entity.FieldTypeInt64).WithIsPrimaryKey(true)).
+		WithField(entity.NewField().WithName(vectorField).WithDataType(entity.FieldTypeFloatVector).WithDim(int64(dim)))
+	return m.c.CreateCollection(ctx, milvusclient.NewCreateCollectionOption(name, schema).WithShardNum(1))
+}
+
+func (m *client) CreateIndex(ctx context.Context, name string, s IndexSpec) error {
+	metric := entity.MetricType(s.Metric)
+	var idx index.Index
+	switch s.Type {
+	case "HNSW":
+		idx = index.NewHNSWIndex(metric, s.M, s.EfConstruction)
+	case "FLAT":
+		idx = index.NewFlatIndex(metric)
+	default:
+		idx = index.NewIvfFlatIndex(metric, s.NList)
+	}
+	task, err := m.c.CreateIndex(ctx, milvusclient.NewCreateIndexOption(name, vectorField, idx))
+	if err != nil {
+		return err
+	}
+	return task.Await(ctx)
+}
+
+func (m *client) Insert(ctx context.Context, name string, ids []int64, vectors [][]float32) error {
+	dim := len(vectors[0])
+	_, err := m.c.Insert(ctx, milvusclient.NewColumnBasedInsertOption(name,
+		column.NewColumnInt64(pkField, ids), column.NewColumnFloatVector(vectorField, dim, vectors)))
+	return err
+}
+
+func (m *client) Flush(ctx context.Context, name string) error {
+	task, err := m.c.Flush(ctx, milvusclient.NewFlushOption(name))
+	if err != nil {
+		return err
+	}
+	return task.Await(ctx)
+}
+
+func (m *client) Load(ctx context.Context, name string, replicas int) error {
+	task, err := m.c.LoadCollection(ctx, milvusclient.NewLoadCollectionOption(name).WithReplica(replicas))
+	if err != nil {
+		return err
+	}
+	return task.Await(ctx)
+}
+
+func (m *client) Search(ctx context.Context, name string, vectors [][]float32, topK int, s SearchSpec) ([][]int64, error) {
+	vs := make([]entity.Vector, len(vectors))
+	for i, v := range vectors {
+		vs[i] = entity.FloatVector(v)
+	}
+	opt := milvusclient.NewSearchOption(name, topK, vs).WithANNSField(vectorField).
+		WithConsistencyLevel(consistency(s.Consistency))
+	if s.NProbe > 0 {
+		opt = opt.WithAnnParam(index.NewIvfAnnParam(s.NProbe))
+	}
+	if s.Ef > 0 {
+		opt = opt.WithAnnParam(index.NewHNSWAnnParam(s.Ef))
+	}
+	rs, err := m.c.Search(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int64, len(rs))
+	for i, r := range rs {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		ids := make([]int64, r.ResultCount)
+		for j := 0; j < r.ResultCount; j++ {
+			id, err := r.IDs.GetAsInt64(j)
+			if err != nil {
+				return nil, err
+			}
+			ids[j] = id
+		}
+		out[i] = ids
+	}
+	return out, nil
+}
+
+func (m *client) Drop(ctx context.Context, name string) error {
+	return m.c.DropCollection(ctx, milvusclient.NewDropCollectionOption(name))
+}
+
+func (m *client) Close(ctx context.Context) error { return m.c.Close(ctx) }
+
+func consistency(s string) entity.ConsistencyLevel {
+	switch s {
+	case "Strong":
+		return entity.ClStrong
+	case "Session":
+		return entity.ClSession
+	case "Eventually":
+		return entity.ClEventually
+	}
+	return entity.ClBounded
+}

@@ -1,0 +1,152 @@
+package verifier
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Verdicts and the exit codes they map to.
+const (
+	Pass  = "pass"  // exit 0: every SLO held
+	Fail  = "fail"  // exit 1: an SLO was violated
+	Error = "error" // exit 2: something prevented measuring
+)
+
+// Report is the result of a run: printed as a summary, written as JSON.
+type Report struct {
+	RunID         string        `json:"runId"`
+	Address       string        `json:"address"`
+	ServerVersion string        `json:"serverVersion,omitempty"`
+	Collection    string        `json:"collection"`
+	Phases        []Phase       `json:"phases"`
+	Insert        *InsertResult `json:"insert,omitempty"`
+	IndexSeconds  float64       `json:"indexBuildSeconds,omitempty"`
+	LoadSeconds   float64       `json:"loadSeconds,omitempty"`
+	Search        *Summary      `json:"search,omitempty"`
+	Recall        *RecallResult `json:"recall,omitempty"`
+	Fault         *FaultResult  `json:"fault,omitempty"`
+	SLOs          []SLOResult   `json:"slos"`
+	Verdict       string        `json:"verdict"`
+	Error         string        `json:"error,omitempty"`
+}
+
+// Phase is one timed step.
+type Phase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	OK      bool    `json:"ok"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// InsertResult is the load of the test data.
+type InsertResult struct {
+	Rows       int     `json:"rows"`
+	Batches    int     `json:"batches"`
+	Seconds    float64 `json:"seconds"`
+	RowsPerSec float64 `json:"rowsPerSecond"`
+}
+
+// RecallResult is recall@k against brute force.
+type RecallResult struct {
+	K       int     `json:"k"`
+	Queries int     `json:"queries"`
+	Recall  float64 `json:"recall"`
+}
+
+// SLOResult is one objective and whether it held.
+type SLOResult struct {
+	Name   string  `json:"name"`
+	Want   string  `json:"want"`
+	Actual float64 `json:"actual"`
+	Pass   bool    `json:"pass"`
+}
+
+// ExitCode maps the verdict to the process exit code.
+func (r *Report) ExitCode() int {
+	switch r.Verdict {
+	case Pass:
+		return 0
+	case Fail:
+		return 1
+	}
+	return 2
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteSummary writes what a person reads in the Job's log.
+func (r *Report) WriteSummary(w io.Writer) {
+	fmt.Fprintf(w, "\nmilvus verification %s against %s (Milvus %s)\n", r.RunID, r.Address, r.ServerVersion)
+	for _, p := range r.Phases {
+		status := "ok"
+		if !p.OK {
+			status = "FAILED: " + p.Error
+		}
+		fmt.Fprintf(w, "  %-10s %8.2fs  %s\n", p.Name, p.Seconds, status)
+	}
+	if r.Insert != nil {
+		fmt.Fprintf(w, "insert     %d rows in %d batches, %.0f rows/s\n", r.Insert.Rows, r.Insert.Batches, r.Insert.RowsPerSec)
+	}
+	if r.IndexSeconds > 0 || r.LoadSeconds > 0 {
+		fmt.Fprintf(w, "index      built in %.2fs, loaded in %.2fs\n", r.IndexSeconds, r.LoadSeconds)
+	}
+	if s := r.Search; s != nil {
+		fmt.Fprintf(w, "search     %d ok, %d failed, %.1f QPS; latency ms mean %.2f p50 %.2f p95 %.2f p99 %.2f max %.2f\n",
+			s.Count, s.Errors, s.QPS, s.MeanMs, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs)
+		for _, c := range sortedCodes(s.ByCode) {
+			fmt.Fprintf(w, "           %s: %d\n", c, s.ByCode[c])
+		}
+	}
+	if rc := r.Recall; rc != nil {
+		fmt.Fprintf(w, "recall@%d  %.4f over %d queries (exact ground truth)\n", rc.K, rc.Recall, rc.Queries)
+	}
+	if f := r.Fault; f != nil {
+		fmt.Fprintf(w, "fault      %s %s: %d searches, %d failed, availability %.4f", f.Mode, strings.Join(f.Killed, ","), f.Requests, f.Failures, f.Availability)
+		if f.RecoveryMs != nil {
+			fmt.Fprintf(w, ", recovered after %.0f ms", *f.RecoveryMs)
+		} else {
+			fmt.Fprint(w, ", NOT recovered")
+		}
+		fmt.Fprintf(w, "; p99 after recovery %.2f ms\n", f.AfterRecovery.P99Ms)
+	}
+	for _, s := range r.SLOs {
+		mark := "PASS"
+		if !s.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "SLO %-4s  %-22s want %-10s got %g\n", mark, s.Name, s.Want, s.Actual)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "error      %s\n", r.Error)
+	}
+	fmt.Fprintf(w, "verdict    %s\n", strings.ToUpper(r.Verdict))
+}
+
+// phaseTimer records phases into a report.
+type phaseTimer struct {
+	r   *Report
+	log io.Writer
+}
+
+func (p phaseTimer) run(name string, fn func() error) error {
+	fmt.Fprintf(p.log, "phase %s...\n", name)
+	start := time.Now()
+	err := fn()
+	ph := Phase{Name: name, Seconds: time.Since(start).Seconds(), OK: err == nil}
+	if err != nil {
+		ph.Error = err.Error()
+		fmt.Fprintf(p.log, "phase %s failed after %.2fs: %v\n", name, ph.Seconds, err)
+	} else {
+		fmt.Fprintf(p.log, "phase %s done in %.2fs\n", name, ph.Seconds)
+	}
+	p.r.Phases = append(p.r.Phases, ph)
+	return err
+}

@@ -1,0 +1,385 @@
+// Package verifier proves a Milvus deployment works: it loads clustered
+// test data, measures search QPS, latency percentiles and recall against
+// exact ground truth, kills query-node pods through the Kubernetes API
+// while searching, and judges the results against SLOs.
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Deps are the outside world: how to reach Milvus and Kubernetes. Tests
+// substitute them; main uses Connect and KubeClient.
+type Deps struct {
+	Connect func(ctx context.Context, o ConnectOptions) (Milvus, error)
+	Kube    func() (kubernetes.Interface, error)
+	HTTP    *http.Client
+	Log     io.Writer
+}
+
+// Run executes every phase and returns the report; the report's verdict
+// says pass, fail or error. The collection it creates is dropped on every
+// exit path, with a fresh context, even when ctx was cancelled (SIGTERM).
+func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
+	r := &Report{RunID: cfg.RunID, Address: cfg.Address, Collection: cfg.Collection(), Verdict: Error}
+	ph := phaseTimer{r: r, log: deps.Log}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	fail := func(err error) *Report {
+		r.Error = err.Error()
+		r.Verdict = Error
+		return r
+	}
+
+	if err := ph.run("health", func() error { return health(ctx, deps.HTTP, cfg.HealthURL) }); err != nil {
+		return fail(err)
+	}
+	var m Milvus
+	if err := ph.run("connect", func() error {
+		var err error
+		cctx, c := context.WithTimeout(ctx, cfg.RPCTimeout)
+		defer c()
+		if m, err = deps.Connect(cctx, ConnectOptions{Address: cfg.Address, Username: cfg.Username, Password: cfg.Password,
+			TLS: cfg.TLS, CAFile: cfg.CAFile, ServerName: cfg.ServerName}); err != nil {
+			return err
+		}
+		r.ServerVersion, err = m.Version(cctx)
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	defer m.Close(context.Background())
+
+	name := cfg.Collection()
+	created := false
+	defer func() {
+		if !created {
+			return
+		}
+		// A fresh context: ctx may be cancelled or past its deadline.
+		cctx, c := context.WithTimeout(context.Background(), time.Minute)
+		defer c()
+		_ = ph.run("cleanup", func() error { return dropOwn(cctx, m, name) })
+	}()
+
+	if err := ph.run("create", func() error {
+		has, err := m.HasCollection(ctx, name)
+		if err != nil {
+			return err
+		}
+		if has {
+			// Never touch a collection this run did not create.
+			return fmt.Errorf("collection %s exists already: pick another --run-id", name)
+		}
+		if err := retry(ctx, cfg.RPCTimeout, func(c context.Context) error { return m.CreateCollection(c, name, cfg.Dim, cfg.Metric) }); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	}); err != nil {
+		return fail(err)
+	}
+
+	data := NewDataset(cfg.Dim, cfg.Clusters, cfg.Spread, cfg.Seed)
+	rows := data.Vectors(0, cfg.Rows)
+	queries := data.Vectors(1, max(cfg.RecallQueries, 100))
+	if cfg.Metric == "COSINE" || cfg.Metric == "IP" {
+		for _, v := range append(rows, queries...) {
+			Normalize(v)
+		}
+	}
+
+	if err := ph.run("insert", func() error {
+		res, err := insert(ctx, m, cfg, name, rows, deps.Log)
+		r.Insert = res
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	if err := ph.run("flush", func() error { return m.Flush(ctx, name) }); err != nil {
+		return fail(err)
+	}
+	idx := IndexSpec{Type: cfg.IndexType, Metric: cfg.Metric, NList: cfg.NList, M: cfg.M, EfConstruction: cfg.EfConstruction}
+	if err := ph.run("index", func() error { return m.CreateIndex(ctx, name, idx) }); err != nil {
+		return fail(err)
+	}
+	r.IndexSeconds = r.Phases[len(r.Phases)-1].Seconds
+	if err := ph.run("load", func() error { return m.Load(ctx, name, cfg.Replicas) }); err != nil {
+		return fail(err)
+	}
+	r.LoadSeconds = r.Phases[len(r.Phases)-1].Seconds
+
+	params := SearchSpec{Consistency: cfg.Consistency}
+	switch cfg.IndexType {
+	case "IVF_FLAT":
+		params.NProbe = cfg.NProbe
+	case "HNSW":
+		params.Ef = cfg.Ef
+	}
+	if err := ph.run("recall", func() error {
+		rq := queries[:cfg.RecallQueries]
+		truth := GroundTruth(cfg.Metric, rows, rq, cfg.TopK)
+		got, err := searchAll(ctx, m, cfg, name, rq, params)
+		if err != nil {
+			return err
+		}
+		r.Recall = &RecallResult{K: cfg.TopK, Queries: len(rq), Recall: Recall(truth, got, cfg.TopK)}
+		return nil
+	}); err != nil {
+		return fail(err)
+	}
+
+	search := func(c context.Context, q []float32) error {
+		_, err := m.Search(c, name, [][]float32{q}, cfg.TopK, params)
+		return err
+	}
+	if err := ph.run("benchmark", func() error {
+		bctx := ctx
+		if cfg.Queries == 0 {
+			var c context.CancelFunc
+			bctx, c = context.WithTimeout(ctx, cfg.Duration)
+			defer c()
+		}
+		lat, elapsed := closedLoop(bctx, cfg.Concurrency, cfg.Queries, cfg.RPCTimeout, queries, search, nil)
+		s := lat.Summarize(elapsed)
+		r.Search = &s
+		return ctx.Err()
+	}); err != nil {
+		return fail(err)
+	}
+
+	if cfg.Fault {
+		if err := ph.run("fault", func() error {
+			res, err := fault(ctx, cfg, deps, queries, search)
+			r.Fault = res
+			return err
+		}); err != nil {
+			return fail(err)
+		}
+	}
+
+	judge(cfg, r)
+	return r
+}
+
+// judge compares the measurements with the SLOs.
+func judge(cfg *Config, r *Report) {
+	add := func(name, want string, actual float64, pass bool) {
+		r.SLOs = append(r.SLOs, SLOResult{Name: name, Want: want, Actual: actual, Pass: pass})
+	}
+	if s := r.Search; s != nil {
+		add("search p99 ms", fmt.Sprintf("<= %g", cfg.MaxP99Ms), s.P99Ms, s.P99Ms <= cfg.MaxP99Ms)
+		add("steady-state errors", fmt.Sprintf("<= %d", cfg.MaxErrors), float64(s.Errors), s.Errors <= cfg.MaxErrors)
+	}
+	if rc := r.Recall; rc != nil {
+		add(fmt.Sprintf("recall@%d", rc.K), fmt.Sprintf(">= %g", cfg.MinRecall), rc.Recall, rc.Recall >= cfg.MinRecall)
+	}
+	if f := r.Fault; f != nil {
+		add("availability in fault", fmt.Sprintf(">= %g", cfg.MinAvailability), f.Availability, f.Availability >= cfg.MinAvailability)
+		add("recovered after fault", "true", boolf(f.Recovered), f.Recovered)
+	}
+	r.Verdict = Pass
+	for _, s := range r.SLOs {
+		if !s.Pass {
+			r.Verdict = Fail
+		}
+	}
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// health polls the management endpoint until it answers 200.
+func health(ctx context.Context, hc *http.Client, url string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	var last error
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		last = err
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("not healthy after 2m: %w", last)
+}
+
+// insert loads rows in batches sized by bytes, logging progress.
+func insert(ctx context.Context, m Milvus, cfg *Config, name string, rows [][]float32, log io.Writer) (*InsertResult, error) {
+	rowBytes := cfg.Dim*4 + 8
+	batch := max(1, cfg.BatchBytes/rowBytes)
+	res := &InsertResult{Rows: len(rows)}
+	start := time.Now()
+	nextReport := len(rows) / 10
+	for i := 0; i < len(rows); i += batch {
+		end := min(i+batch, len(rows))
+		ids := make([]int64, end-i)
+		for j := range ids {
+			ids[j] = int64(i + j)
+		}
+		if err := retry(ctx, cfg.RPCTimeout, func(c context.Context) error { return m.Insert(c, name, ids, rows[i:end]) }); err != nil {
+			return res, fmt.Errorf("rows %d-%d: %w", i, end, err)
+		}
+		res.Batches++
+		if end >= nextReport || end == len(rows) {
+			fmt.Fprintf(log, "insert: %d/%d rows (%.0f%%)\n", end, len(rows), 100*float64(end)/float64(len(rows)))
+			nextReport = end + len(rows)/10
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.RowsPerSec = float64(len(rows)) / res.Seconds
+	return res, nil
+}
+
+// searchAll searches every query (in small batches) and returns the ids.
+func searchAll(ctx context.Context, m Milvus, cfg *Config, name string, qs [][]float32, p SearchSpec) ([][]int64, error) {
+	p.Consistency = "Strong" // recall must see every row
+	var out [][]int64
+	for i := 0; i < len(qs); i += 10 {
+		end := min(i+10, len(qs))
+		var got [][]int64
+		err := retry(ctx, cfg.RPCTimeout, func(c context.Context) error {
+			var err error
+			got, err = m.Search(c, name, qs[i:end], cfg.TopK, p)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// fault kills query-node pods while searches run, and measures what the
+// clients saw.
+func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, search searchFunc) (*FaultResult, error) {
+	kube, err := deps.Kube()
+	if err != nil {
+		return nil, err
+	}
+	ns := cfg.FaultNamespace
+	if ns == "" {
+		ns = OwnNamespace()
+	}
+	if ns == "" {
+		return nil, errors.New("--fault-namespace is needed outside a cluster")
+	}
+	killer := &PodKiller{Client: kube, Namespace: ns, Selector: cfg.FaultSelector, Count: cfg.FaultPods, Mode: cfg.FaultMode}
+	// Fail before any search if the fault cannot be the one asked for.
+	if t, err := killer.Targets(ctx); err != nil {
+		return nil, err
+	} else if len(t) < cfg.FaultPods {
+		return nil, fmt.Errorf("%d running pods match %q in %s, %d to kill", len(t), cfg.FaultSelector, ns, cfg.FaultPods)
+	}
+
+	var mu sync.Mutex
+	var events []event
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		closedLoop(lctx, max(1, cfg.Concurrency/2), 0, cfg.RPCTimeout, queries, search, func(at time.Time, d time.Duration, err error) {
+			mu.Lock()
+			events = append(events, event{at: at, latency: d, err: err})
+			mu.Unlock()
+		})
+	}()
+	if err := sleep(ctx, 3*time.Second); err != nil { // a baseline before the kill
+		stop()
+		<-done
+		return nil, err
+	}
+	killAt := time.Now()
+	killed, err := killer.Kill(ctx)
+	fmt.Fprintf(deps.Log, "fault: %s %v\n", cfg.FaultMode, killed)
+	if err != nil {
+		stop()
+		<-done
+		return &FaultResult{Mode: cfg.FaultMode, Killed: killed}, err
+	}
+	werr := sleep(ctx, cfg.FaultWindow)
+	stop()
+	<-done
+	mu.Lock()
+	res := analyzeFault(events, killAt, cfg.SteadySuccesses)
+	mu.Unlock()
+	res.Mode, res.Killed = cfg.FaultMode, killed
+	return &res, werr
+}
+
+// dropOwn drops the run's collection, and only a verifier collection.
+func dropOwn(ctx context.Context, m Milvus, name string) error {
+	if !strings.HasPrefix(name, CollectionPrefix) {
+		return fmt.Errorf("refusing to drop %s: not a verifier collection", name)
+	}
+	return retry(ctx, 30*time.Second, func(c context.Context) error { return m.Drop(c, name) })
+}
+
+// retry runs fn with a per-call deadline, retrying transient failures with
+// backoff (at most 5 attempts).
+func retry(ctx context.Context, rpcTimeout time.Duration, fn func(context.Context) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		c, cancel := context.WithTimeout(ctx, rpcTimeout)
+		err = fn(c)
+		cancel()
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		if serr := sleep(ctx, backoff(attempt)); serr != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func transient(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+func backoff(attempt int) time.Duration {
+	d := 200 * time.Millisecond << min(attempt, 5)
+	return min(d, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,131 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Latencies records successful call latencies in an HdrHistogram
+// (microsecond resolution, up to 10 minutes, 3 significant digits) and
+// counts failures by gRPC code. Failed calls are counted, never mixed into
+// the latencies. Safe for concurrent use.
+type Latencies struct {
+	mu     sync.Mutex
+	h      *hdrhistogram.Histogram
+	errors map[string]int64
+}
+
+// NewLatencies returns an empty recorder.
+func NewLatencies() *Latencies {
+	return &Latencies{h: hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3), errors: map[string]int64{}}
+}
+
+// Record adds one call: its latency when err is nil, else its error code.
+func (l *Latencies) Record(d time.Duration, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.errors[Code(err)]++
+		return
+	}
+	us := d.Microseconds()
+	if us < 1 {
+		us = 1
+	}
+	_ = l.h.RecordValue(us) // values above the maximum are clamped by the caller's deadline
+}
+
+// Merge adds another recorder's data.
+func (l *Latencies) Merge(o *Latencies) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.h.Merge(o.h)
+	for k, v := range o.errors {
+		l.errors[k] += v
+	}
+}
+
+// Summary is a recorder's statistics.
+type Summary struct {
+	Count   int64            `json:"count"`
+	Errors  int64            `json:"errors"`
+	ByCode  map[string]int64 `json:"errorsByCode,omitempty"`
+	MeanMs  float64          `json:"meanMs"`
+	P50Ms   float64          `json:"p50Ms"`
+	P95Ms   float64          `json:"p95Ms"`
+	P99Ms   float64          `json:"p99Ms"`
+	MaxMs   float64          `json:"maxMs"`
+	Seconds float64          `json:"seconds,omitempty"`
+	QPS     float64          `json:"qps,omitempty"`
+}
+
+// Summarize computes the statistics; elapsed (when non-zero) gives QPS of
+// the successful calls.
+func (l *Latencies) Summarize(elapsed time.Duration) Summary {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	s := Summary{
+		Count:  l.h.TotalCount(),
+		MeanMs: l.h.Mean() / 1000,
+		P50Ms:  ms(l.h.ValueAtQuantile(50)),
+		P95Ms:  ms(l.h.ValueAtQuantile(95)),
+		P99Ms:  ms(l.h.ValueAtQuantile(99)),
+		MaxMs:  ms(l.h.Max()),
+	}
+	if len(l.errors) > 0 {
+		s.ByCode = map[string]int64{}
+		for k, v := range l.errors {
+			s.ByCode[k] = v
+			s.Errors += v
+		}
+	}
+	if elapsed > 0 {
+		s.Seconds = elapsed.Seconds()
+		s.QPS = float64(s.Count) / elapsed.Seconds()
+	}
+	return s
+}
+
+// Code names an error by its gRPC status code ("Unavailable", ...), or
+// "DeadlineExceeded" / "Canceled" for context errors, "Unknown" otherwise.
+func Code(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded.String()
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled.String()
+	}
+	if s, ok := status.FromError(err); ok {
+		return s.Code().String()
+	}
+	var m interface{ Code() int32 } // milvus errors carry their own code
+	if errors.As(err, &m) {
+		return "Milvus"
+	}
+	return codes.Unknown.String()
+}
+
+// sortedCodes lists error codes, most frequent first.
+func sortedCodes(m map[string]int64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if m[out[i]] != m[out[j]] {
+			return m[out[i]] > m[out[j]]
+		}
+		return out[i] < out[j]
+	})
+	return out
+}

@@ -244,7 +244,21 @@ type privilege struct {
 // what that job needs, and nothing more.
 func privileges(sa, ns string) []privilege {
 	denied := func(args ...string) privilege { return privilege{args, false} }
-	out := []privilege{
+	allowed := func(args ...string) privilege { return privilege{args, true} }
+	var out []privilege
+	if strings.HasSuffix(sa, "-verify") {
+		// The verifier's fault phase: find query nodes, delete or evict one.
+		out = append(out,
+			allowed("list", "pods", "-n", ns),
+			allowed("watch", "pods", "-n", ns),
+			allowed("delete", "pods", "-n", ns),
+			allowed("create", "pods", "--subresource=eviction", "-n", ns),
+			denied("delete", "pods", "-n", "default"),
+			denied("patch", "pods", "-n", ns),
+			denied("delete", "services", "-n", ns),
+		)
+	}
+	out = append(out,
 		denied("get", "secrets", "-n", ns),
 		denied("list", "secrets", "-n", ns),
 		denied("delete", "pods", "-n", "kube-system"),
@@ -252,6 +266,6 @@ func privileges(sa, ns string) []privilege {
 		denied("create", "pods", "-n", ns),
 		denied("create", "rolebindings", "-n", ns),
 		denied("get", "nodes"),
-	}
+	)
 	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 )
@@ -26,6 +27,19 @@ func TestOurPodsAreRestricted(t *testing.T) {
 	restricted := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: version}
 	seen := 0
 	for name, r := range renderAll(t) {
+		// Accounts bound to a Role need their token; the others must not
+		// mount one.
+		bound := map[string]bool{}
+		for _, p := range r.Files.Paths() {
+			if !strings.HasPrefix(p, "rolebinding-") {
+				continue
+			}
+			var rb rbacv1.RoleBinding
+			convert(t, decodeAll(t, r.Files[p])[0], &rb)
+			for _, s := range rb.Subjects {
+				bound[s.Name] = true
+			}
+		}
 		for _, p := range r.Files.Paths() {
 			if strings.HasSuffix(p, "kustomization.yaml") || p == "values.yaml" {
 				continue
@@ -52,8 +66,8 @@ func TestOurPodsAreRestricted(t *testing.T) {
 				if !agg.Allowed {
 					t.Errorf("%s/%s: violates restricted: %s", name, p, agg.ForbiddenDetail())
 				}
-				if a := tmpl.Spec.AutomountServiceAccountToken; a == nil || *a {
-					t.Errorf("%s/%s: mounts an API token it does not need", name, p)
+				if a := tmpl.Spec.AutomountServiceAccountToken; a == nil || *a != bound[tmpl.Spec.ServiceAccountName] {
+					t.Errorf("%s/%s: automountServiceAccountToken %v, but its account has a Role: %v", name, p, a, bound[tmpl.Spec.ServiceAccountName])
 				}
 				for _, c := range tmpl.Spec.Containers {
 					if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {

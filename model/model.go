@@ -28,6 +28,7 @@ type Environment struct {
 	SLO            SLO                  `json:"slo"`
 	Backup         Backup               `json:"backup"`
 	Monitoring     Monitoring           `json:"monitoring"`
+	Verification   Verification         `json:"verification"`
 	// MilvusConfig holds the milvus.yaml keys the schema derives from the
 	// spec (typed config fields, dependencies); Config.Extra adds the rest.
 	MilvusConfig map[string]any `json:"milvusConfig"`

@@ -4,9 +4,11 @@ import "strings"
 
 // SLO are the service level objectives.
 type SLO struct {
-	SearchP99Ms float64 `json:"searchP99Ms"`
-	InsertP99Ms float64 `json:"insertP99Ms"`
-	ErrorRatio  float64 `json:"errorRatio"`
+	SearchP99Ms  float64 `json:"searchP99Ms"`
+	InsertP99Ms  float64 `json:"insertP99Ms"`
+	ErrorRatio   float64 `json:"errorRatio"`
+	Recall       float64 `json:"recall"`
+	Availability float64 `json:"availability"`
 }
 
 // Backup is the scheduled milvus-backup.
@@ -83,4 +85,53 @@ func (e *Environment) ChartFullname() string {
 		name = name[:63]
 	}
 	return strings.TrimSuffix(name, "-")
+}
+
+// Verification is the SLO verification Job.
+type Verification struct {
+	Enabled                 bool          `json:"enabled"`
+	Image                   VerifierImage `json:"image"`
+	Workload                Workload      `json:"workload"`
+	Fault                   Fault         `json:"fault"`
+	MilvusCredentials       *Basic        `json:"milvusCredentials,omitempty"`
+	ActiveDeadlineSeconds   int64         `json:"activeDeadlineSeconds"`
+	TTLSecondsAfterFinished int32         `json:"ttlSecondsAfterFinished"`
+	Resources               Resources     `json:"resources"`
+}
+
+// VerifierImage is the verifier's image, by tag or digest.
+type VerifierImage struct {
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+	Digest     string `json:"digest"`
+	PullPolicy string `json:"pullPolicy"`
+}
+
+// Ref is the image reference, by digest when known.
+func (i VerifierImage) Ref() string {
+	if i.Digest != "" {
+		return i.Repository + "@" + i.Digest
+	}
+	return i.Repository + ":" + i.Tag
+}
+
+// Workload is the verification's data and load.
+type Workload struct {
+	Rows        int    `json:"rows"`
+	Dim         int    `json:"dim"`
+	Queries     int    `json:"queries"`
+	Concurrency int    `json:"concurrency"`
+	TopK        int    `json:"topK"`
+	Index       string `json:"index"`
+	NList       int    `json:"nlist"`
+	NProbe      int    `json:"nprobe"`
+	Replicas    int    `json:"replicas"`
+}
+
+// Fault is the verification's fault phase.
+type Fault struct {
+	Enabled bool   `json:"enabled"`
+	Pods    int    `json:"pods"`
+	Mode    string `json:"mode"`
+	Window  string `json:"window"`
 }

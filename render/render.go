@@ -18,6 +18,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/generators/delivery"
 	"github.com/milvus-gitops/milvusgen/generators/helmvalues"
 	"github.com/milvus-gitops/milvusgen/generators/monitoring"
+	"github.com/milvus-gitops/milvusgen/generators/verify"
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
@@ -74,6 +75,11 @@ func Environment(env *model.Environment) (FileSet, error) {
 		return nil, fmt.Errorf("monitoring: %w", err)
 	}
 	objects = append(objects, mon...)
+	ver, err := verify.Objects(env)
+	if err != nil {
+		return nil, fmt.Errorf("verification: %w", err)
+	}
+	objects = append(objects, ver...)
 	if err := restoreComponent(fs, env, header); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}

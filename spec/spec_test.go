@@ -296,6 +296,12 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "conflicting values true and false",
 		},
 		{
+			name:     "the fault phase needs a second replica",
+			edit:     extra(`verification: {enabled: true, workload: replicas: 1} // HERE`),
+			wantPath: "environments.t.verification.workload.replicas",
+			wantMsg:  "invalid value 1 (out of bound >=2)",
+		},
+		{
 			name:     "wrong type",
 			edit:     replace("topology: nodes: 3", `topology: nodes: "three" // HERE`),
 			wantPath: "environments.t.topology.nodes",

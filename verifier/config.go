@@ -18,13 +18,14 @@ import (
 // Job can pass settings either way. Credentials come only from the
 // environment or mounted files, never from flags.
 type Config struct {
-	Address    string
-	HealthURL  string
-	Username   string
-	Password   string
-	TLS        bool
-	CAFile     string
-	ServerName string
+	Address       string
+	HealthURL     string
+	HealthTimeout time.Duration
+	Username      string
+	Password      string
+	TLS           bool
+	CAFile        string
+	ServerName    string
 
 	RunID      string
 	Dim        int
@@ -91,6 +92,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 
 	str(&c.Address, "address", "127.0.0.1:19530", "Milvus gRPC address host:port")
 	str(&c.HealthURL, "health-url", "", "health endpoint (default http://<host>:9091/healthz)")
+	dur(&c.HealthTimeout, "health-timeout", 2*time.Minute, "how long to wait for Milvus to become healthy (a rollout may be running)")
 	boolean(&c.TLS, "tls", false, "connect with TLS")
 	str(&c.CAFile, "tls-ca", "", "PEM file of the CA that signed the server certificate")
 	str(&c.ServerName, "tls-server-name", "", "server name to verify (default: the host of --address)")

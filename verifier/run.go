@@ -43,7 +43,7 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		return r
 	}
 
-	if err := ph.run("health", func() error { return health(ctx, deps.HTTP, cfg.HealthURL) }); err != nil {
+	if err := ph.run("health", func() error { return health(ctx, deps.HTTP, cfg.HealthURL, cfg.HealthTimeout) }); err != nil {
 		return fail(err)
 	}
 	var m Milvus
@@ -206,8 +206,8 @@ func boolf(b bool) float64 {
 }
 
 // health polls the management endpoint until it answers 200.
-func health(ctx context.Context, hc *http.Client, url string) error {
-	deadline := time.Now().Add(2 * time.Minute)
+func health(ctx context.Context, hc *http.Client, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	var last error
 	for attempt := 0; time.Now().Before(deadline); attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -227,7 +227,7 @@ func health(ctx context.Context, hc *http.Client, url string) error {
 			return err
 		}
 	}
-	return fmt.Errorf("not healthy after 2m: %w", last)
+	return fmt.Errorf("not healthy after %s: %w", timeout, last)
 }
 
 // insert loads rows in batches sized by bytes, logging progress.

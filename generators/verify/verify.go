@@ -1,0 +1,168 @@
+// Package verify generates the verification Job that runs the verifier
+// against the deployment after a sync, with the least-privilege RBAC its
+// fault phase needs.
+package verify
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/milvus-gitops/milvusgen/generators"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// Name is the ServiceAccount, Role and RoleBinding name (the Job's name
+// may carry a hash suffix).
+func Name(env *model.Environment) string { return env.Release + "-verify" }
+
+// Objects returns the ServiceAccount, Role, RoleBinding and Job.
+func Objects(env *model.Environment) ([]generators.Object, error) {
+	v := env.Verification
+	if !v.Enabled {
+		return nil, nil
+	}
+	name := Name(env)
+	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)
+	meta := func(n string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: n, Namespace: env.Namespace, Labels: labels}
+	}
+	sa := &corev1.ServiceAccount{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: meta(name),
+	}
+	// Only what the fault phase needs, only in this namespace: find the
+	// query-node pods, delete one, or evict it through the Eviction API.
+	role := &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: meta(name),
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},
+		},
+	}
+	binding := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: meta(name),
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: env.Namespace}},
+	}
+	job, err := verifyJob(env, labels)
+	if err != nil {
+		return nil, err
+	}
+	if !v.Fault.Enabled {
+		// Without a fault the verifier needs no API access at all.
+		return []generators.Object{sa, job}, nil
+	}
+	return []generators.Object{sa, role, binding, job}, nil
+}
+
+func verifyJob(env *model.Environment, labels map[string]string) (*batchv1.Job, error) {
+	v := env.Verification
+	w := v.Workload
+	args := []string{
+		"--address", fmt.Sprintf("%s:19530", env.ChartFullname()),
+		"--health-url", fmt.Sprintf("http://%s:9091/healthz", env.ChartFullname()),
+		// With Flux the Job may start while the chart still rolls out.
+		"--health-timeout", "15m",
+		"--rows", strconv.Itoa(w.Rows),
+		"--dim", strconv.Itoa(w.Dim),
+		"--queries", strconv.Itoa(w.Queries),
+		"--concurrency", strconv.Itoa(w.Concurrency),
+		"--top-k", strconv.Itoa(w.TopK),
+		"--index", w.Index,
+		"--nlist", strconv.Itoa(w.NList),
+		"--nprobe", strconv.Itoa(w.NProbe),
+		"--replicas", strconv.Itoa(w.Replicas),
+		"--slo-p99-ms", num(env.SLO.SearchP99Ms),
+		"--slo-recall", num(env.SLO.Recall),
+		"--slo-availability", num(env.SLO.Availability),
+		"--slo-max-errors", "0",
+		"--timeout", fmt.Sprintf("%ds", v.ActiveDeadlineSeconds-60),
+		"--report", "/tmp/report.json",
+	}
+	if v.Fault.Enabled {
+		args = append(args,
+			"--fault-namespace", env.Namespace,
+			"--fault-selector", fmt.Sprintf("app.kubernetes.io/name=milvus,app.kubernetes.io/instance=%s,component=querynode", env.Release),
+			"--fault-pods", strconv.Itoa(v.Fault.Pods),
+			"--fault-mode", v.Fault.Mode,
+			"--fault-window", v.Fault.Window,
+		)
+	} else {
+		args = append(args, "--no-fault")
+	}
+	var env2 []corev1.EnvVar
+	if c := v.MilvusCredentials; c != nil {
+		env2 = append(env2, generators.SecretEnv("MILVUS_USERNAME", c.Username.Name, c.Username.Key), generators.SecretEnv("MILVUS_PASSWORD", c.Password.Name, c.Password.Key))
+	}
+	automount := v.Fault.Enabled // the fault phase talks to the API
+	no := false
+	zero := int32(0)
+	podLabels := map[string]string{}
+	for k, val := range labels {
+		podLabels[k] = val
+	}
+	podLabels["app.kubernetes.io/name"] = "milvusgen-verifier"
+	podLabels["app.kubernetes.io/component"] = "verification"
+	spec := batchv1.JobSpec{
+		// A verdict is a verdict: a failed run is not retried into a pass.
+		BackoffLimit:            &zero,
+		ActiveDeadlineSeconds:   &v.ActiveDeadlineSeconds,
+		TTLSecondsAfterFinished: &v.TTLSecondsAfterFinished,
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+			Spec: corev1.PodSpec{
+				ServiceAccountName:           Name(env),
+				AutomountServiceAccountToken: &automount,
+				EnableServiceLinks:           &no,
+				RestartPolicy:                corev1.RestartPolicyNever,
+				SecurityContext:              generators.RestrictedPodSecurityContext(),
+				Containers: []corev1.Container{{
+					Name:            "verifier",
+					Image:           v.Image.Ref(),
+					ImagePullPolicy: corev1.PullPolicy(v.Image.PullPolicy),
+					Args:            args,
+					Env:             env2,
+					Resources:       generators.ResourceRequirements(v.Resources),
+					SecurityContext: generators.RestrictedContainerSecurityContext(),
+					VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+				}},
+				Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			},
+		},
+	}
+	job := &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Name: Name(env), Namespace: env.Namespace, Labels: labels},
+		Spec:       spec,
+	}
+	switch env.Delivery.Kind {
+	case "argocd":
+		// Runs after every sync; the previous run is deleted first.
+		job.Annotations = map[string]string{
+			"argocd.argoproj.io/hook":               "PostSync",
+			"argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+		}
+	default:
+		// A Job's template is immutable: a new name (a hash of what it runs)
+		// makes Flux create a new Job, and prune the old, when it changes.
+		b, err := json.Marshal(spec)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		job.Name = fmt.Sprintf("%s-%s", Name(env), hex.EncodeToString(sum[:])[:8])
+	}
+	return job, nil
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 TOOLS := $(shell hack/tools.sh --dir)
 
-.PHONY: test tools e2e precheck render check vet fmt bench
+.PHONY: test tools e2e precheck render check vet fmt bench image verifier
 
 ## test: build the pinned tools (cached), then vet, check out/ and run every
 ## test, the API-server e2e included (needs etcd on PATH: .ci/run installs it)
@@ -41,6 +41,14 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+## verifier: build the verifier binary (static) into bin/
+verifier:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/verifier ./cmd/verifier
+
+## image: build and push the verifier image with ko (KO_DOCKER_REPO=registry/path)
+image: tools
+	$(TOOLS)/ko build --bare ./cmd/verifier
+
 ## bench: the end-to-end render benchmark
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./compiler
+	$(GO) test -run '^$$' -bench . -benchmem ./compiler ./verifier

@@ -47,4 +47,6 @@ install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 install kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
 install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kubeconform
 install promtool "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool remove_all_sd,enable_kubernetes_sd
+install ko "$KO_VERSION" github.com/google/ko
+install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
 "$here/kube-build.sh"

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -128,4 +129,45 @@ func restrictedPod() *corev1.PodSecurityContext {
 func restrictedContainer() *corev1.SecurityContext {
 	no := false
 	return &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
+// TestVerifierWaitsForTheHelmRelease: the verifier's rollout wait against
+// a real HelmRelease object: not ready while Flux has not observed the
+// latest generation or reports it not Ready; ready once it does.
+func TestVerifierWaitsForTheHelmRelease(t *testing.T) {
+	s := server(t)
+	createNamespace(t, s, "wait-hr")
+	hr := `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: milvus-x, namespace: wait-hr}
+spec:
+  interval: 10m
+  chart: {spec: {chart: milvus, version: 5.0.19, sourceRef: {kind: HelmRepository, name: milvus}}}
+`
+	if _, _, err := kubectl(s, []byte(hr), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", s.Kubeconfig)
+	dyn, err := verifier.DynamicClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := verifier.WaitHelmRelease(ctx, dyn, "wait-hr", "milvus-x", 2*time.Second); err == nil || !strings.Contains(err.Error(), "not observed") {
+		t.Fatalf("a HelmRelease Flux has not reconciled must not count as ready: %v", err)
+	}
+	setStatus := func(ready string) {
+		patch := fmt.Sprintf(`{"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":%q,"reason":"x","message":"upgrade","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}`, ready)
+		if _, _, err := kubectl(s, nil, "patch", "helmrelease", "milvus-x", "-n", "wait-hr", "--subresource=status", "--type=merge", "-p", patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStatus("False")
+	if err := verifier.WaitHelmRelease(ctx, dyn, "wait-hr", "milvus-x", 2*time.Second); err == nil || !strings.Contains(err.Error(), "Ready=False") {
+		t.Fatalf("Ready=False must not count as ready: %v", err)
+	}
+	setStatus("True")
+	if err := verifier.WaitHelmRelease(ctx, dyn, "wait-hr", "milvus-x", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }

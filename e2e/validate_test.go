@@ -175,7 +175,7 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 			for _, sa := range accounts {
 				tested++
 				as := fmt.Sprintf("--as=system:serviceaccount:%s:%s", ns, sa)
-				for _, check := range privileges(sa, ns) {
+				for _, check := range privileges(sa, ns, r.Env.Delivery.Kind == "flux") {
 					got := canI(t, s, as, check.args...)
 					if got != check.allowed {
 						t.Errorf("%s: can-i %s = %v, want %v", sa, strings.Join(check.args, " "), got, check.allowed)
@@ -242,7 +242,7 @@ type privilege struct {
 // privileges lists what a ServiceAccount may and may not do. Every account
 // is denied the representative dangerous things; accounts with a job get
 // what that job needs, and nothing more.
-func privileges(sa, ns string) []privilege {
+func privileges(sa, ns string, flux bool) []privilege {
 	denied := func(args ...string) privilege { return privilege{args, false} }
 	allowed := func(args ...string) privilege { return privilege{args, true} }
 	var out []privilege
@@ -256,7 +256,14 @@ func privileges(sa, ns string) []privilege {
 			denied("delete", "pods", "-n", "default"),
 			denied("patch", "pods", "-n", ns),
 			denied("delete", "services", "-n", ns),
+			denied("delete", "helmreleases.helm.toolkit.fluxcd.io", "-n", ns),
 		)
+		if flux {
+			out = append(out,
+				allowed("get", "helmreleases.helm.toolkit.fluxcd.io/"+strings.TrimSuffix(sa, "-verify"), "-n", ns),
+				denied("get", "helmreleases.helm.toolkit.fluxcd.io/another", "-n", ns),
+			)
+		}
 	}
 	out = append(out,
 		denied("get", "secrets", "-n", ns),

@@ -125,6 +125,7 @@ type Workload struct {
 	Index       string `json:"index"`
 	NList       int    `json:"nlist"`
 	NProbe      int    `json:"nprobe"`
+	Ef          int    `json:"ef"`
 	Replicas    int    `json:"replicas"`
 }
 

@@ -5,6 +5,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -75,7 +77,8 @@ func Environment(env *model.Environment) (FileSet, error) {
 		return nil, fmt.Errorf("monitoring: %w", err)
 	}
 	objects = append(objects, mon...)
-	ver, err := verify.Objects(env)
+	digest := sha256.Sum256(append([]byte(env.Milvus.Chart.Version+"\n"), vb...))
+	ver, err := verify.Objects(env, hex.EncodeToString(digest[:]))
 	if err != nil {
 		return nil, fmt.Errorf("verification: %w", err)
 	}

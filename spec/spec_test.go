@@ -302,6 +302,12 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "invalid value 1 (out of bound >=2)",
 		},
 		{
+			name:     "the verification data must fit in the verifier's memory",
+			edit:     extra(`verification: {enabled: true, fault: enabled: false, workload: {rows: 5000000, replicas: 1}} // HERE`),
+			wantPath: "environments.t.verification.workload.rows",
+			wantMsg:  "invalid value 5000000 (out of bound <=2097152)",
+		},
+		{
 			name:     "wrong type",
 			edit:     replace("topology: nodes: 3", `topology: nodes: "three" // HERE`),
 			wantPath: "environments.t.topology.nodes",

@@ -14,6 +14,7 @@ type searchFunc func(ctx context.Context, q []float32) error
 // (the next starts when the previous ends), over the query vectors in turn,
 // until `total` searches were made (total > 0) or ctx ends. Every call has
 // its own deadline. It returns the recorder and the elapsed time.
+// onDone, when set, gets each call's start time, latency and error.
 func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duration, queries [][]float32, search searchFunc, onDone func(time.Time, time.Duration, error)) (*Latencies, time.Duration) {
 	lat := NewLatencies()
 	var next atomic.Int64
@@ -41,7 +42,7 @@ func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duratio
 				}
 				local.Record(d, err)
 				if onDone != nil {
-					onDone(time.Now(), d, err)
+					onDone(t0, d, err)
 				}
 			}
 		}()

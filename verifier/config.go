@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,11 +20,14 @@ type Config struct {
 	Address       string
 	HealthURL     string
 	HealthTimeout time.Duration
-	Username      string
-	Password      string
-	TLS           bool
-	CAFile        string
-	ServerName    string
+	// WaitHelmRelease names a Flux HelmRelease to wait for (Ready, latest
+	// generation) before anything else.
+	WaitHelmRelease string
+	Username        string
+	Password        string
+	TLS             bool
+	CAFile          string
+	ServerName      string
 
 	RunID      string
 	Dim        int
@@ -57,7 +59,8 @@ type Config struct {
 	FaultPods       int
 	FaultMode       string
 	FaultWindow     time.Duration
-	SteadySuccesses int
+	FaultRPCTimeout time.Duration
+	SteadyPeriod    time.Duration
 
 	MaxP99Ms        float64
 	MaxErrors       int64
@@ -69,6 +72,7 @@ type Config struct {
 	RPCTimeout time.Duration
 
 	noFault *bool
+	envErrs []error
 }
 
 // CollectionPrefix: the verifier only ever creates, and drops, collections
@@ -80,19 +84,31 @@ func (c *Config) Collection() string { return CollectionPrefix + c.RunID }
 
 // Flags registers the flags on fs, with defaults from the environment.
 func (c *Config) Flags(fs *pflag.FlagSet) {
-	str := func(p *string, name, def, usage string) { fs.StringVar(p, name, env(name, def), usage) }
-	integer := func(p *int, name string, def int, usage string) { fs.IntVar(p, name, envInt(name, def), usage) }
+	// fromEnv parses VERIFIER_<FLAG> with the flag's own parser: a value
+	// that does not parse is an error (reported by Finish), never ignored.
+	fromEnv := func(name string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			if err := fs.Set(name, v); err != nil {
+				c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: %w", envName(name), v, err))
+			}
+		}
+	}
+	str := func(p *string, name, def, usage string) { fs.StringVar(p, name, def, usage); fromEnv(name) }
+	integer := func(p *int, name string, def int, usage string) { fs.IntVar(p, name, def, usage); fromEnv(name) }
 	dur := func(p *time.Duration, name string, def time.Duration, usage string) {
-		fs.DurationVar(p, name, envDuration(name, def), usage)
+		fs.DurationVar(p, name, def, usage)
+		fromEnv(name)
 	}
 	float := func(p *float64, name string, def float64, usage string) {
-		fs.Float64Var(p, name, envFloat(name, def), usage)
+		fs.Float64Var(p, name, def, usage)
+		fromEnv(name)
 	}
-	boolean := func(p *bool, name string, def bool, usage string) { fs.BoolVar(p, name, envBool(name, def), usage) }
+	boolean := func(p *bool, name string, def bool, usage string) { fs.BoolVar(p, name, def, usage); fromEnv(name) }
 
 	str(&c.Address, "address", "127.0.0.1:19530", "Milvus gRPC address host:port")
 	str(&c.HealthURL, "health-url", "", "health endpoint (default http://<host>:9091/healthz)")
 	dur(&c.HealthTimeout, "health-timeout", 2*time.Minute, "how long to wait for Milvus to become healthy (a rollout may be running)")
+	str(&c.WaitHelmRelease, "wait-helmrelease", "", "Flux HelmRelease (in --fault-namespace or the pod's) to wait for, Ready at its latest generation, before measuring")
 	boolean(&c.TLS, "tls", false, "connect with TLS")
 	str(&c.CAFile, "tls-ca", "", "PEM file of the CA that signed the server certificate")
 	str(&c.ServerName, "tls-server-name", "", "server name to verify (default: the host of --address)")
@@ -102,7 +118,8 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	integer(&c.Rows, "rows", 100000, "rows to insert")
 	integer(&c.Clusters, "clusters", 64, "Gaussian mixture components of the data")
 	float(&c.Spread, "spread", 0.1, "standard deviation of each component")
-	fs.Uint64Var(&c.Seed, "seed", uint64(envInt("seed", 42)), "data seed")
+	fs.Uint64Var(&c.Seed, "seed", 42, "data seed")
+	fromEnv("seed")
 	str(&c.Metric, "metric", "L2", "metric: L2, IP or COSINE")
 	integer(&c.BatchBytes, "batch-bytes", 4<<20, "insert batch size in bytes")
 
@@ -130,10 +147,12 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	integer(&c.FaultPods, "fault-pods", 1, "pods to kill")
 	str(&c.FaultMode, "fault-mode", "delete", "delete, or evict (respects PodDisruptionBudgets)")
 	dur(&c.FaultWindow, "fault-window", 90*time.Second, "how long to observe after the kill")
-	integer(&c.SteadySuccesses, "steady-successes", 50, "consecutive successes that mean 'recovered'")
+	dur(&c.FaultRPCTimeout, "fault-rpc-timeout", 2*time.Second, "deadline of a search during the fault phase")
+	dur(&c.SteadyPeriod, "steady-period", 10*time.Second, "failure-free time before the window ends that means 'recovered'")
 
 	float(&c.MaxP99Ms, "slo-p99-ms", 100, "SLO: search p99 latency in steady state, ms")
-	fs.Int64Var(&c.MaxErrors, "slo-max-errors", int64(envInt("slo-max-errors", 0)), "SLO: failed searches in steady state")
+	fs.Int64Var(&c.MaxErrors, "slo-max-errors", 0, "SLO: failed searches in steady state")
+	fromEnv("slo-max-errors")
 	float(&c.MinAvailability, "slo-availability", 0.99, "SLO: search success ratio during the fault")
 	float(&c.MinRecall, "slo-recall", 0.9, "SLO: recall@k floor")
 
@@ -147,6 +166,9 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 // Finish applies what flags cannot: credentials from the environment or
 // files, derived defaults, validation.
 func (c *Config) Finish() error {
+	if len(c.envErrs) > 0 {
+		return c.envErrs[0]
+	}
 	if c.noFault != nil && *c.noFault {
 		c.Fault = false
 	}
@@ -179,8 +201,18 @@ func (c *Config) Finish() error {
 		return fmt.Errorf("--run-id %q: letters, digits and _ only", c.RunID)
 	case c.Dim < 2 || c.Rows < c.TopK || c.TopK < 1 || c.Concurrency < 1 || c.Replicas < 1:
 		return fmt.Errorf("--dim, --rows, --top-k, --concurrency and --replicas must be positive (rows >= top-k)")
-	case c.Queries == 0 && c.Duration <= 0:
-		return fmt.Errorf("--queries 0 needs --duration")
+	case c.Queries < 0 || c.Queries == 0 && c.Duration <= 0:
+		return fmt.Errorf("--queries must be positive, or 0 with a --duration")
+	case c.Queries > 0 && c.Duration > 0:
+		return fmt.Errorf("--duration needs --queries 0")
+	case c.RecallQueries < 1 || c.Clusters < 1 || c.Spread <= 0:
+		return fmt.Errorf("--recall-queries, --clusters and --spread must be positive")
+	case c.Consistency != "Strong" && c.Consistency != "Bounded" && c.Consistency != "Session" && c.Consistency != "Eventually":
+		return fmt.Errorf("--consistency %q: Strong, Bounded, Session or Eventually", c.Consistency)
+	case c.Fault && (c.FaultWindow < time.Second || c.SteadyPeriod <= 0 || c.SteadyPeriod >= c.FaultWindow || c.FaultRPCTimeout <= 0):
+		return fmt.Errorf("--fault-window must be at least 1s and longer than --steady-period (> 0); --fault-rpc-timeout > 0")
+	case c.IndexType == "HNSW" && c.Ef < c.TopK:
+		return fmt.Errorf("--ef %d must be at least --top-k %d", c.Ef, c.TopK)
 	case c.Metric != "L2" && c.Metric != "IP" && c.Metric != "COSINE":
 		return fmt.Errorf("--metric %q: L2, IP or COSINE", c.Metric)
 	case c.IndexType != "IVF_FLAT" && c.IndexType != "HNSW" && c.IndexType != "FLAT":
@@ -219,39 +251,4 @@ func validName(s string) bool {
 
 func envName(flag string) string {
 	return "VERIFIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
-}
-
-func env(flag, def string) string {
-	if v, ok := os.LookupEnv(envName(flag)); ok {
-		return v
-	}
-	return def
-}
-
-func envInt(flag string, def int) int {
-	if v, err := strconv.Atoi(env(flag, "")); err == nil {
-		return v
-	}
-	return def
-}
-
-func envFloat(flag string, def float64) float64 {
-	if v, err := strconv.ParseFloat(env(flag, ""), 64); err == nil {
-		return v
-	}
-	return def
-}
-
-func envBool(flag string, def bool) bool {
-	if v, err := strconv.ParseBool(env(flag, "")); err == nil {
-		return v
-	}
-	return def
-}
-
-func envDuration(flag string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(env(flag, "")); err == nil {
-		return v
-	}
-	return def
 }

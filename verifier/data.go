@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"container/heap"
+	"context"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -97,7 +98,9 @@ func dot(a, b []float32) float64 {
 // GroundTruth returns, for every query, the ids (row indexes) of its k
 // nearest rows by exact brute force: the reference recall is measured
 // against.
-func GroundTruth(metric string, rows, queries [][]float32, k int) [][]int64 {
+// It stops early, returning ctx's error, when ctx ends (a SIGTERM must
+// reach the cleanup quickly).
+func GroundTruth(ctx context.Context, metric string, rows, queries [][]float32, k int) ([][]int64, error) {
 	out := make([][]int64, len(queries))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -111,11 +114,14 @@ func GroundTruth(metric string, rows, queries [][]float32, k int) [][]int64 {
 		}()
 	}
 	for q := range queries {
+		if ctx.Err() != nil {
+			break
+		}
 		next <- q
 	}
 	close(next)
 	wg.Wait()
-	return out
+	return out, ctx.Err()
 }
 
 func nearest(metric string, rows [][]float32, q []float32, k int) []int64 {

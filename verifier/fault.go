@@ -12,6 +12,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -29,9 +30,9 @@ type PodKiller struct {
 	Mode string
 }
 
-// KubeClient builds a client from the in-cluster service account, or from
-// KUBECONFIG outside a cluster.
-func KubeClient() (kubernetes.Interface, error) {
+// restConfig is the in-cluster service account, or KUBECONFIG outside a
+// cluster.
+func restConfig() (*rest.Config, error) {
 	cfg, err := rest.InClusterConfig()
 	if err != nil {
 		rules := clientcmd.NewDefaultClientConfigLoadingRules()
@@ -41,7 +42,25 @@ func KubeClient() (kubernetes.Interface, error) {
 		}
 	}
 	cfg.Timeout = 30 * time.Second
+	return cfg, nil
+}
+
+// KubeClient is a typed client (pods, evictions).
+func KubeClient() (kubernetes.Interface, error) {
+	cfg, err := restConfig()
+	if err != nil {
+		return nil, err
+	}
 	return kubernetes.NewForConfig(cfg)
+}
+
+// DynamicClient reads Flux's HelmRelease without its Go module.
+func DynamicClient() (dynamic.Interface, error) {
+	cfg, err := restConfig()
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(cfg)
 }
 
 // OwnNamespace is the namespace this pod runs in, when in a cluster.
@@ -110,46 +129,64 @@ func (k *PodKiller) Kill(ctx context.Context) ([]string, error) {
 	return killed, nil
 }
 
-// event is one search of the fault phase.
+// event is one search of the fault phase, stamped with its start: a search
+// that hangs until its deadline belongs to the moment the outage began.
 type event struct {
-	at      time.Time // completion
+	at      time.Time
 	latency time.Duration
 	err     error
 }
 
 // FaultResult is what the fault phase measured.
 type FaultResult struct {
-	Mode         string   `json:"mode"`
-	Killed       []string `json:"killed"`
-	Requests     int64    `json:"requests"`
-	Failures     int64    `json:"failures"`
-	Availability float64  `json:"availability"`
-	// FirstFailureMs is when the first search failed, after the kill.
+	Mode   string   `json:"mode"`
+	Killed []string `json:"killed"`
+	// Requests and Failures are the searches started after the kill.
+	Requests    int64   `json:"requests"`
+	Failures    int64   `json:"failures"`
+	SuccessRate float64 `json:"successRate"`
+	// Availability is time-based: the share of one-second intervals of the
+	// window in which searches were started and every one succeeded. A
+	// per-call ratio would hide an outage behind the many fast successes
+	// around it.
+	Availability float64 `json:"availability"`
+	// FirstFailureMs is when the first failing search started, after the kill.
 	FirstFailureMs *float64 `json:"firstFailureMs,omitempty"`
-	// RecoveryMs is from the first failure to the start of a run of
-	// steady successes; 0 when nothing failed.
+	// RecoveryMs is from the first failure to the first success after the
+	// last failure; 0 when nothing failed.
 	RecoveryMs *float64 `json:"recoveryMs,omitempty"`
-	Recovered  bool     `json:"recovered"`
-	// AfterRecovery is the latency of the searches once recovered.
+	// Recovered: searches succeed again, with no failure after, for at least
+	// the steady period before the window ends.
+	Recovered bool `json:"recovered"`
+	// Baseline and AfterRecovery are the latencies before the kill and
+	// after recovery.
+	Baseline      Summary          `json:"baseline"`
 	AfterRecovery Summary          `json:"afterRecovery"`
 	ErrorsByCode  map[string]int64 `json:"errorsByCode,omitempty"`
 }
 
-// analyzeFault computes the fault statistics of the searches that completed
-// after the kill, in completion order. Recovery is the first run of
-// `steady` consecutive successes that starts after the first failure.
-func analyzeFault(events []event, killAt time.Time, steady int) FaultResult {
+// analyzeFault computes the fault statistics from the searches of the
+// phase (before the kill: the baseline), for the window [killAt, end).
+func analyzeFault(events []event, killAt, end time.Time, steady time.Duration) FaultResult {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
 	var r FaultResult
-	var firstFail time.Time
-	run, recoverAt := 0, time.Time{}
-	var runStart time.Time
-	after, all := NewLatencies(), NewLatencies()
+	base, after := NewLatencies(), NewLatencies()
+	var firstFail, lastFail time.Time
+	seconds := int(end.Sub(killAt) / time.Second)
+	ok := make([]int, max(seconds, 0))
+	bad := make([]int, max(seconds, 0))
 	for _, e := range events {
 		if e.at.Before(killAt) {
+			if e.err == nil {
+				base.Record(e.latency, nil)
+			}
+			continue
+		}
+		if !e.at.Before(end) {
 			continue
 		}
 		r.Requests++
+		b := int(e.at.Sub(killAt) / time.Second)
 		if e.err != nil {
 			r.Failures++
 			if r.ErrorsByCode == nil {
@@ -159,39 +196,53 @@ func analyzeFault(events []event, killAt time.Time, steady int) FaultResult {
 			if firstFail.IsZero() {
 				firstFail = e.at
 			}
-			run = 0
-			continue
-		}
-		if run == 0 {
-			runStart = e.at
-		}
-		run++
-		if recoverAt.IsZero() && !firstFail.IsZero() && run >= steady {
-			recoverAt = runStart
-		}
-		all.Record(e.latency, nil)
-	}
-	for _, e := range events {
-		if e.err == nil && !recoverAt.IsZero() && !e.at.Before(recoverAt) {
-			after.Record(e.latency, nil)
+			lastFail = e.at
+			if b < len(bad) {
+				bad[b]++
+			}
+		} else if b < len(ok) {
+			ok[b]++
 		}
 	}
 	if r.Requests > 0 {
-		r.Availability = float64(r.Requests-r.Failures) / float64(r.Requests)
+		r.SuccessRate = float64(r.Requests-r.Failures) / float64(r.Requests)
+	}
+	good := 0
+	for i := range ok {
+		if ok[i] > 0 && bad[i] == 0 {
+			good++
+		}
+	}
+	if seconds > 0 {
+		r.Availability = float64(good) / float64(seconds)
 	}
 	ms := func(d time.Duration) *float64 { v := float64(d.Microseconds()) / 1000; return &v }
+	var recoverAt time.Time
+	for _, e := range events {
+		if e.err == nil && !e.at.Before(killAt) && e.at.Before(end) && (lastFail.IsZero() || e.at.After(lastFail)) {
+			recoverAt = e.at
+			break
+		}
+	}
 	switch {
 	case firstFail.IsZero():
 		r.Recovered = r.Requests > 0
 		r.RecoveryMs = ms(0)
-		after = all // nothing failed: every search is "after recovery"
-	case !recoverAt.IsZero():
+	case !recoverAt.IsZero() && end.Sub(recoverAt) >= steady:
 		r.FirstFailureMs = ms(firstFail.Sub(killAt))
 		r.Recovered = true
 		r.RecoveryMs = ms(recoverAt.Sub(firstFail))
 	default:
 		r.FirstFailureMs = ms(firstFail.Sub(killAt))
 	}
+	if !recoverAt.IsZero() {
+		for _, e := range events {
+			if e.err == nil && !e.at.Before(recoverAt) && e.at.Before(end) {
+				after.Record(e.latency, nil)
+			}
+		}
+	}
+	r.Baseline = base.Summarize(0)
 	r.AfterRecovery = after.Summarize(0)
 	return r
 }

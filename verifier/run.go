@@ -14,8 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/milvus-io/milvus/pkg/v2/util/merr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -24,6 +26,7 @@ import (
 type Deps struct {
 	Connect func(ctx context.Context, o ConnectOptions) (Milvus, error)
 	Kube    func() (kubernetes.Interface, error)
+	Dynamic func() (dynamic.Interface, error)
 	HTTP    *http.Client
 	Log     io.Writer
 }
@@ -43,6 +46,21 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		return r
 	}
 
+	if cfg.WaitHelmRelease != "" {
+		if err := ph.run("rollout", func() error {
+			dyn, err := deps.Dynamic()
+			if err != nil {
+				return err
+			}
+			ns := cfg.FaultNamespace
+			if ns == "" {
+				ns = OwnNamespace()
+			}
+			return WaitHelmRelease(ctx, dyn, ns, cfg.WaitHelmRelease, cfg.HealthTimeout)
+		}); err != nil {
+			return fail(err)
+		}
+	}
 	if err := ph.run("health", func() error { return health(ctx, deps.HTTP, cfg.HealthURL, cfg.HealthTimeout) }); err != nil {
 		return fail(err)
 	}
@@ -71,23 +89,32 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		// A fresh context: ctx may be cancelled or past its deadline.
 		cctx, c := context.WithTimeout(context.Background(), time.Minute)
 		defer c()
-		_ = ph.run("cleanup", func() error { return dropOwn(cctx, m, name) })
+		if err := ph.run("cleanup", func() error { return dropOwn(cctx, m, name) }); err != nil {
+			// The verdict stands, but a collection was left behind.
+			r.Error = fmt.Sprintf("cleanup: %v", err)
+			r.Verdict = Error
+		}
 	}()
 
 	if err := ph.run("create", func() error {
-		has, err := m.HasCollection(ctx, name)
-		if err != nil {
+		var has bool
+		if err := retry(ctx, cfg.RPCTimeout, func(c context.Context) (err error) { has, err = m.HasCollection(c, name); return err }); err != nil {
 			return err
 		}
 		if has {
 			// Never touch a collection this run did not create.
 			return fmt.Errorf("collection %s exists already: pick another --run-id", name)
 		}
-		if err := retry(ctx, cfg.RPCTimeout, func(c context.Context) error { return m.CreateCollection(c, name, cfg.Dim, cfg.Metric) }); err != nil {
-			return err
-		}
+		// From here on the name is this run's: a create that times out may
+		// still have succeeded on the server, and must be cleaned up too.
 		created = true
-		return nil
+		return retry(ctx, cfg.RPCTimeout, func(c context.Context) error {
+			err := m.CreateCollection(c, name, cfg.Dim, cfg.Metric)
+			if err != nil && strings.Contains(err.Error(), "already exist") {
+				return nil // an earlier attempt of this retry loop made it
+			}
+			return err
+		})
 	}); err != nil {
 		return fail(err)
 	}
@@ -108,19 +135,29 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 	}); err != nil {
 		return fail(err)
 	}
-	if err := ph.run("flush", func() error { return m.Flush(ctx, name) }); err != nil {
+	if err := ph.run("flush", func() error {
+		return retry(ctx, cfg.Timeout, func(c context.Context) error { return m.Flush(c, name) })
+	}); err != nil {
 		return fail(err)
 	}
 	idx := IndexSpec{Type: cfg.IndexType, Metric: cfg.Metric, NList: cfg.NList, M: cfg.M, EfConstruction: cfg.EfConstruction}
-	if err := ph.run("index", func() error { return m.CreateIndex(ctx, name, idx) }); err != nil {
+	// Index builds and loads take as long as they take: no per-call deadline
+	// beyond the run's, but transient failures are retried.
+	if err := ph.run("index", func() error {
+		return retry(ctx, cfg.Timeout, func(c context.Context) error { return m.CreateIndex(c, name, idx) })
+	}); err != nil {
 		return fail(err)
 	}
 	r.IndexSeconds = r.Phases[len(r.Phases)-1].Seconds
-	if err := ph.run("load", func() error { return m.Load(ctx, name, cfg.Replicas) }); err != nil {
+	if err := ph.run("load", func() error {
+		return retry(ctx, cfg.Timeout, func(c context.Context) error { return m.Load(c, name, cfg.Replicas) })
+	}); err != nil {
 		return fail(err)
 	}
 	r.LoadSeconds = r.Phases[len(r.Phases)-1].Seconds
 
+	// Judge before cleanup runs; a failing cleanup turns the verdict to error.
+	defer judge(cfg, r)
 	params := SearchSpec{Consistency: cfg.Consistency}
 	switch cfg.IndexType {
 	case "IVF_FLAT":
@@ -130,7 +167,10 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 	}
 	if err := ph.run("recall", func() error {
 		rq := queries[:cfg.RecallQueries]
-		truth := GroundTruth(cfg.Metric, rows, rq, cfg.TopK)
+		truth, err := GroundTruth(ctx, cfg.Metric, rows, rq, cfg.TopK)
+		if err != nil {
+			return err
+		}
 		got, err := searchAll(ctx, m, cfg, name, rq, params)
 		if err != nil {
 			return err
@@ -170,12 +210,16 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		}
 	}
 
-	judge(cfg, r)
 	return r
 }
 
-// judge compares the measurements with the SLOs.
+// judge compares the measurements with the SLOs. A run that ended in an
+// error keeps its error verdict.
 func judge(cfg *Config, r *Report) {
+	if r.Error != "" {
+		r.Verdict = Error
+		return
+	}
 	add := func(name, want string, actual float64, pass bool) {
 		r.SLOs = append(r.SLOs, SLOResult{Name: name, Want: want, Actual: actual, Pass: pass})
 	}
@@ -188,6 +232,7 @@ func judge(cfg *Config, r *Report) {
 	}
 	if f := r.Fault; f != nil {
 		add("availability in fault", fmt.Sprintf(">= %g", cfg.MinAvailability), f.Availability, f.Availability >= cfg.MinAvailability)
+		add("fault success rate", fmt.Sprintf(">= %g", cfg.MinAvailability), f.SuccessRate, f.SuccessRate >= cfg.MinAvailability)
 		add("recovered after fault", "true", boolf(f.Recovered), f.Recovered)
 	}
 	r.Verdict = Pass
@@ -305,7 +350,9 @@ func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, sea
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		closedLoop(lctx, max(1, cfg.Concurrency/2), 0, cfg.RPCTimeout, queries, search, func(at time.Time, d time.Duration, err error) {
+		// A short deadline: a search that hangs on a dead query node is an
+		// outage, and the next probe should start soon.
+		closedLoop(lctx, max(1, cfg.Concurrency/2), 0, cfg.FaultRPCTimeout, queries, search, func(at time.Time, d time.Duration, err error) {
 			mu.Lock()
 			events = append(events, event{at: at, latency: d, err: err})
 			mu.Unlock()
@@ -325,10 +372,11 @@ func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, sea
 		return &FaultResult{Mode: cfg.FaultMode, Killed: killed}, err
 	}
 	werr := sleep(ctx, cfg.FaultWindow)
+	end := time.Now()
 	stop()
 	<-done
 	mu.Lock()
-	res := analyzeFault(events, killAt, cfg.SteadySuccesses)
+	res := analyzeFault(events, killAt, end, cfg.SteadyPeriod)
 	mu.Unlock()
 	res.Mode, res.Killed = cfg.FaultMode, killed
 	return &res, werr
@@ -365,7 +413,7 @@ func transient(err error) bool {
 	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted:
 		return true
 	}
-	return errors.Is(err, context.DeadlineExceeded)
+	return errors.Is(err, context.DeadlineExceeded) || merr.IsRetryableErr(err)
 }
 
 func backoff(attempt int) time.Duration {

@@ -3,11 +3,13 @@ package verifier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/milvus-io/milvus/pkg/v2/util/merr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -108,9 +110,9 @@ func Code(err error) string {
 	if s, ok := status.FromError(err); ok {
 		return s.Code().String()
 	}
-	var m interface{ Code() int32 } // milvus errors carry their own code
-	if errors.As(err, &m) {
-		return "Milvus"
+	// Milvus reports most failures in its own status, not as gRPC codes.
+	if c := merr.Code(err); c != merr.Code(errors.New("")) {
+		return fmt.Sprintf("Milvus(%d)", c)
 	}
 	return codes.Unknown.String()
 }

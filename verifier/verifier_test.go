@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"context"
 	"errors"
 	"math"
 	"reflect"
@@ -33,16 +34,17 @@ func TestRecallKnownAnswers(t *testing.T) {
 func TestGroundTruthIsExact(t *testing.T) {
 	rows := [][]float32{{0, 0}, {1, 0}, {0, 2}, {3, 3}, {-1, -1}}
 	q := [][]float32{{0.9, 0.1}, {0, 0}}
-	got := GroundTruth("L2", rows, q, 3)
+	ctx := context.Background()
+	got, _ := GroundTruth(ctx, "L2", rows, q, 3)
 	// Distances from (0.9,0.1): row1 0.02, row0 0.82, row2 4.18; from (0,0): row0 0, row4 2, row1 1.
 	want := [][]int64{{1, 0, 2}, {0, 1, 4}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("L2: got %v, want %v", got, want)
 	}
-	if got := GroundTruth("IP", [][]float32{{1, 0}, {0, 1}, {2, 2}}, [][]float32{{1, 0}}, 2); !reflect.DeepEqual(got, [][]int64{{2, 0}}) {
+	if got, _ := GroundTruth(ctx, "IP", [][]float32{{1, 0}, {0, 1}, {2, 2}}, [][]float32{{1, 0}}, 2); !reflect.DeepEqual(got, [][]int64{{2, 0}}) {
 		t.Errorf("IP: got %v", got)
 	}
-	if got := GroundTruth("COSINE", [][]float32{{1, 0}, {0, 1}, {5, 0.1}}, [][]float32{{2, 0}}, 2); !reflect.DeepEqual(got, [][]int64{{0, 2}}) {
+	if got, _ := GroundTruth(ctx, "COSINE", [][]float32{{1, 0}, {0, 1}, {5, 0.1}}, [][]float32{{2, 0}}, 2); !reflect.DeepEqual(got, [][]int64{{0, 2}}) {
 		t.Errorf("COSINE: got %v", got)
 	}
 }
@@ -100,35 +102,46 @@ func TestLatenciesKnownAnswers(t *testing.T) {
 
 func TestAnalyzeFault(t *testing.T) {
 	kill := time.Unix(1000, 0)
+	end := kill.Add(20 * time.Second)
 	at := func(ms int) time.Time { return kill.Add(time.Duration(ms) * time.Millisecond) }
 	down := status.Error(codes.Unavailable, "querynode gone")
 	var ev []event
-	ev = append(ev, event{at: at(-500), latency: time.Millisecond}) // before the kill: ignored
-	for i := 0; i < 10; i++ {
-		ev = append(ev, event{at: at(10 * i), latency: 2 * time.Millisecond})
+	ev = append(ev, event{at: at(-500), latency: time.Millisecond}) // the baseline
+	// Successes every 100 ms, except a 3 s outage from 2 s to 5 s where
+	// searches hang until their 2 s deadline and fail (stamped at start).
+	for ms := 0; ms < 20000; ms += 100 {
+		switch {
+		case ms >= 2000 && ms < 5000:
+			if ms%2000 == 0 || ms == 2100 || ms == 4100 {
+				ev = append(ev, event{at: at(ms), latency: 2 * time.Second, err: context.DeadlineExceeded})
+			}
+		default:
+			ev = append(ev, event{at: at(ms), latency: 7 * time.Millisecond})
+		}
 	}
-	ev = append(ev, event{at: at(200), err: down}, event{at: at(300), err: down})
-	ev = append(ev, event{at: at(350), latency: time.Millisecond}, event{at: at(360), err: down}) // not yet steady
-	for i := 0; i < 5; i++ {
-		ev = append(ev, event{at: at(1000 + 10*i), latency: 7 * time.Millisecond})
+	r := analyzeFault(ev, kill, end, 5*time.Second)
+	// 3 of the 20 one-second intervals (2, 3 and 4) are not available: in
+	// 2 and 4 searches failed, in 3 none was even started.
+	if r.Availability != 17.0/20 {
+		t.Errorf("time-based availability %v, want 0.85", r.Availability)
 	}
-	r := analyzeFault(ev, kill, 5)
-	if r.Requests != 19 || r.Failures != 3 || math.Abs(r.Availability-16.0/19) > 1e-12 {
-		t.Errorf("counts: %+v", r)
+	if r.Failures != 4 || r.SuccessRate < 0.97 {
+		t.Errorf("per-call success rate %v with %d failures: it hides the outage, availability must not", r.SuccessRate, r.Failures)
 	}
-	if !r.Recovered || *r.FirstFailureMs != 200 || *r.RecoveryMs != 800 {
+	if !r.Recovered || *r.FirstFailureMs != 2000 || *r.RecoveryMs != 3000 {
 		t.Errorf("recovery: first %v, recovered after %v", *r.FirstFailureMs, *r.RecoveryMs)
 	}
-	if r.AfterRecovery.Count != 5 || math.Abs(r.AfterRecovery.P99Ms-7) > 0.01 || r.ErrorsByCode["Unavailable"] != 3 {
-		t.Errorf("after recovery: %+v, errors %v", r.AfterRecovery, r.ErrorsByCode)
+	if r.AfterRecovery.Count != 150 || r.Baseline.Count != 1 || r.ErrorsByCode["DeadlineExceeded"] != 4 {
+		t.Errorf("after recovery %+v, baseline %+v, errors %v", r.AfterRecovery, r.Baseline, r.ErrorsByCode)
 	}
-	// Never steady again.
-	r = analyzeFault([]event{{at: at(1), err: down}, {at: at(2)}, {at: at(3), err: down}}, kill, 5)
-	if r.Recovered || r.RecoveryMs != nil {
-		t.Errorf("must not count as recovered: %+v", r)
+	// A failure near the end: not recovered for the steady period.
+	late := append([]event{}, ev...)
+	late = append(late, event{at: at(18000), err: down})
+	if r := analyzeFault(late, kill, end, 5*time.Second); r.Recovered {
+		t.Errorf("a failure 2 s before the end must not count as recovered: %+v", r)
 	}
 	// Nothing failed.
-	r = analyzeFault([]event{{at: at(1)}, {at: at(2)}}, kill, 5)
+	r = analyzeFault([]event{{at: at(1)}, {at: at(1500)}}, kill, kill.Add(2*time.Second), time.Second)
 	if !r.Recovered || *r.RecoveryMs != 0 || r.Availability != 1 {
 		t.Errorf("no failure: %+v", r)
 	}
@@ -136,7 +149,7 @@ func TestAnalyzeFault(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	cfg := &Config{MaxP99Ms: 100, MaxErrors: 0, MinRecall: 0.9, MinAvailability: 0.99}
-	r := &Report{Search: &Summary{P99Ms: 80}, Recall: &RecallResult{K: 10, Recall: 0.95}, Fault: &FaultResult{Availability: 0.995, Recovered: true}}
+	r := &Report{Search: &Summary{P99Ms: 80}, Recall: &RecallResult{K: 10, Recall: 0.95}, Fault: &FaultResult{Availability: 0.995, SuccessRate: 0.999, Recovered: true}}
 	judge(cfg, r)
 	if r.Verdict != Pass || r.ExitCode() != 0 {
 		t.Fatalf("want pass: %+v", r.SLOs)
@@ -154,13 +167,19 @@ func TestJudge(t *testing.T) {
 func TestConfigRejectsUnsafeInput(t *testing.T) {
 	base := func() Config {
 		return Config{Address: "milvus:19530", RunID: "abc", Dim: 8, Rows: 100, TopK: 10, Concurrency: 1, Replicas: 2, Queries: 10,
-			Metric: "L2", IndexType: "IVF_FLAT", FaultMode: "delete", Fault: true, FaultPods: 1}
+			RecallQueries: 10, Clusters: 2, Spread: 0.1, Consistency: "Bounded",
+			Metric: "L2", IndexType: "IVF_FLAT", FaultMode: "delete", Fault: true, FaultPods: 1,
+			FaultWindow: time.Minute, SteadyPeriod: 10 * time.Second, FaultRPCTimeout: time.Second}
 	}
 	for name, edit := range map[string]func(*Config){
 		"run id with a dot":      func(c *Config) { c.RunID = "a.b" },
 		"fault with one replica": func(c *Config) { c.Replicas = 1 },
 		"bad metric":             func(c *Config) { c.Metric = "HAMMING" },
 		"no address port":        func(c *Config) { c.Address = "milvus" },
+		"negative queries":       func(c *Config) { c.Queries = -1 },
+		"no clusters":            func(c *Config) { c.Clusters = 0 },
+		"misspelt consistency":   func(c *Config) { c.Consistency = "strong" },
+		"HNSW ef below top-k":    func(c *Config) { c.IndexType, c.Ef = "HNSW", 5 },
 	} {
 		c := base()
 		edit(&c)

@@ -48,6 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	report := verifier.Run(ctx, &cfg, verifier.Deps{
 		Connect: verifier.Connect,
 		Kube:    verifier.KubeClient,
+		Dynamic: verifier.DynamicClient,
 		HTTP:    &http.Client{Timeout: 5 * time.Second},
 		Log:     stderr,
 	})

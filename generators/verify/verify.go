@@ -24,7 +24,9 @@ import (
 func Name(env *model.Environment) string { return env.Release + "-verify" }
 
 // Objects returns the ServiceAccount, Role, RoleBinding and Job.
-func Objects(env *model.Environment) ([]generators.Object, error) {
+// valuesDigest identifies what Milvus runs (chart values and version): with
+// Flux it is part of the Job's name, so each change is verified once.
+func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, error) {
 	v := env.Verification
 	if !v.Enabled {
 		return nil, nil
@@ -40,13 +42,19 @@ func Objects(env *model.Environment) ([]generators.Object, error) {
 	}
 	// Only what the fault phase needs, only in this namespace: find the
 	// query-node pods, delete one, or evict it through the Eviction API.
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},
+	}
+	if env.Delivery.Kind == "flux" {
+		// Read its own HelmRelease, to wait until the upgrade is done.
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"helm.toolkit.fluxcd.io"}, Resources: []string{"helmreleases"},
+			ResourceNames: []string{env.Release}, Verbs: []string{"get"}})
+	}
 	role := &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: meta(name),
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
-			{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},
-		},
+		Rules:      rules,
 	}
 	binding := &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
@@ -54,18 +62,22 @@ func Objects(env *model.Environment) ([]generators.Object, error) {
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: env.Namespace}},
 	}
-	job, err := verifyJob(env, labels)
+	job, err := verifyJob(env, labels, valuesDigest)
 	if err != nil {
 		return nil, err
 	}
-	if !v.Fault.Enabled {
-		// Without a fault the verifier needs no API access at all.
+	if !needsAPI(env) {
+		// Without a fault or a HelmRelease to wait for, no API access at all.
 		return []generators.Object{sa, job}, nil
 	}
 	return []generators.Object{sa, role, binding, job}, nil
 }
 
-func verifyJob(env *model.Environment, labels map[string]string) (*batchv1.Job, error) {
+func needsAPI(env *model.Environment) bool {
+	return env.Verification.Fault.Enabled || env.Delivery.Kind == "flux"
+}
+
+func verifyJob(env *model.Environment, labels map[string]string, valuesDigest string) (*batchv1.Job, error) {
 	v := env.Verification
 	w := v.Workload
 	args := []string{
@@ -81,17 +93,22 @@ func verifyJob(env *model.Environment, labels map[string]string) (*batchv1.Job, 
 		"--index", w.Index,
 		"--nlist", strconv.Itoa(w.NList),
 		"--nprobe", strconv.Itoa(w.NProbe),
+		"--ef", strconv.Itoa(w.Ef),
 		"--replicas", strconv.Itoa(w.Replicas),
 		"--slo-p99-ms", num(env.SLO.SearchP99Ms),
 		"--slo-recall", num(env.SLO.Recall),
 		"--slo-availability", num(env.SLO.Availability),
-		"--slo-max-errors", "0",
+		// The spec's error ratio, as a count of the benchmark's searches.
+		"--slo-max-errors", strconv.Itoa(int(env.SLO.ErrorRatio * float64(w.Queries))),
 		"--timeout", fmt.Sprintf("%ds", v.ActiveDeadlineSeconds-60),
 		"--report", "/tmp/report.json",
 	}
+	args = append(args, "--fault-namespace", env.Namespace)
+	if env.Delivery.Kind == "flux" {
+		args = append(args, "--wait-helmrelease", env.Release)
+	}
 	if v.Fault.Enabled {
 		args = append(args,
-			"--fault-namespace", env.Namespace,
 			"--fault-selector", fmt.Sprintf("app.kubernetes.io/name=milvus,app.kubernetes.io/instance=%s,component=querynode", env.Release),
 			"--fault-pods", strconv.Itoa(v.Fault.Pods),
 			"--fault-mode", v.Fault.Mode,
@@ -104,7 +121,8 @@ func verifyJob(env *model.Environment, labels map[string]string) (*batchv1.Job, 
 	if c := v.MilvusCredentials; c != nil {
 		env2 = append(env2, generators.SecretEnv("MILVUS_USERNAME", c.Username.Name, c.Username.Key), generators.SecretEnv("MILVUS_PASSWORD", c.Password.Name, c.Password.Key))
 	}
-	automount := v.Fault.Enabled // the fault phase talks to the API
+	automount := needsAPI(env)
+	grace := int64(90) // the verifier's cleanup gets up to 60 s after SIGTERM
 	no := false
 	zero := int32(0)
 	podLabels := map[string]string{}
@@ -115,17 +133,17 @@ func verifyJob(env *model.Environment, labels map[string]string) (*batchv1.Job, 
 	podLabels["app.kubernetes.io/component"] = "verification"
 	spec := batchv1.JobSpec{
 		// A verdict is a verdict: a failed run is not retried into a pass.
-		BackoffLimit:            &zero,
-		ActiveDeadlineSeconds:   &v.ActiveDeadlineSeconds,
-		TTLSecondsAfterFinished: &v.TTLSecondsAfterFinished,
+		BackoffLimit:          &zero,
+		ActiveDeadlineSeconds: &v.ActiveDeadlineSeconds,
 		Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 			Spec: corev1.PodSpec{
-				ServiceAccountName:           Name(env),
-				AutomountServiceAccountToken: &automount,
-				EnableServiceLinks:           &no,
-				RestartPolicy:                corev1.RestartPolicyNever,
-				SecurityContext:              generators.RestrictedPodSecurityContext(),
+				ServiceAccountName:            Name(env),
+				TerminationGracePeriodSeconds: &grace,
+				AutomountServiceAccountToken:  &automount,
+				EnableServiceLinks:            &no,
+				RestartPolicy:                 corev1.RestartPolicyNever,
+				SecurityContext:               generators.RestrictedPodSecurityContext(),
 				Containers: []corev1.Container{{
 					Name:            "verifier",
 					Image:           v.Image.Ref(),
@@ -148,18 +166,21 @@ func verifyJob(env *model.Environment, labels map[string]string) (*batchv1.Job, 
 	switch env.Delivery.Kind {
 	case "argocd":
 		// Runs after every sync; the previous run is deleted first.
+		job.Spec.TTLSecondsAfterFinished = &v.TTLSecondsAfterFinished
 		job.Annotations = map[string]string{
 			"argocd.argoproj.io/hook":               "PostSync",
 			"argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
 		}
 	default:
-		// A Job's template is immutable: a new name (a hash of what it runs)
-		// makes Flux create a new Job, and prune the old, when it changes.
+		// A Job's template is immutable: a new name (a hash of what it runs
+		// and of what Milvus runs) makes Flux create a new Job, and prune
+		// the old, when either changes. No TTL: Flux would re-create a
+		// removed Job and kill a query node again.
 		b, err := json.Marshal(spec)
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
+		sum := sha256.Sum256(append(b, valuesDigest...))
 		job.Name = fmt.Sprintf("%s-%s", Name(env), hex.EncodeToString(sum[:])[:8])
 	}
 	return job, nil

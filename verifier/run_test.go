@@ -1,0 +1,179 @@
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
+)
+
+// fakeMilvus is an in-memory stand-in to drive Run's failure and cleanup
+// paths (the happy path runs against a real Milvus in e2e/). Searches
+// return the query's own exact neighbours from the stored rows.
+type fakeMilvus struct {
+	mu          sync.Mutex
+	collections map[string][][]float32
+	failInsert  error
+	onSearch    func()
+	dropped     []string
+}
+
+func (f *fakeMilvus) Version(context.Context) (string, error) { return "fake", nil }
+func (f *fakeMilvus) HasCollection(_ context.Context, n string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.collections[n]
+	return ok, nil
+}
+func (f *fakeMilvus) CreateCollection(_ context.Context, n string, _ int, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.collections[n] = nil
+	return nil
+}
+func (f *fakeMilvus) CreateIndex(context.Context, string, IndexSpec) error { return nil }
+func (f *fakeMilvus) Insert(_ context.Context, n string, _ []int64, v [][]float32) error {
+	if f.failInsert != nil {
+		return f.failInsert
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.collections[n] = append(f.collections[n], v...)
+	return nil
+}
+func (f *fakeMilvus) Flush(context.Context, string) error     { return nil }
+func (f *fakeMilvus) Load(context.Context, string, int) error { return nil }
+func (f *fakeMilvus) Search(ctx context.Context, n string, qs [][]float32, k int, _ SearchSpec) ([][]int64, error) {
+	if f.onSearch != nil {
+		f.onSearch()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	rows := f.collections[n]
+	f.mu.Unlock()
+	return GroundTruth(ctx, "L2", rows, qs, k)
+}
+func (f *fakeMilvus) Drop(_ context.Context, n string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.collections, n)
+	f.dropped = append(f.dropped, n)
+	return nil
+}
+func (f *fakeMilvus) Close(context.Context) error { return nil }
+
+func testConfig(t *testing.T, healthURL string) *Config {
+	t.Helper()
+	var c Config
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	c.Flags(fs)
+	if err := fs.Parse([]string{"--rows", "500", "--dim", "8", "--clusters", "4", "--queries", "200", "--concurrency", "2",
+		"--recall-queries", "20", "--replicas", "1", "--no-fault", "--run-id", "unit", "--health-url", healthURL, "--health-timeout", "5s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+func healthy(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "OK") }))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func deps(f *fakeMilvus) Deps {
+	return Deps{
+		Connect: func(context.Context, ConnectOptions) (Milvus, error) { return f, nil },
+		Kube:    func() (kubernetes.Interface, error) { return nil, errors.New("no cluster in unit tests") },
+		HTTP:    http.DefaultClient,
+		Log:     io.Discard,
+	}
+}
+
+func TestRunPassesAndCleansUp(t *testing.T) {
+	f := &fakeMilvus{collections: map[string][][]float32{}}
+	r := Run(context.Background(), testConfig(t, healthy(t)), deps(f))
+	if r.Verdict != Pass || r.Recall.Recall != 1 || r.Search.Count != 200 {
+		t.Fatalf("verdict %s (%s), recall %+v, search %+v", r.Verdict, r.Error, r.Recall, r.Search)
+	}
+	if len(f.collections) != 0 || len(f.dropped) != 1 || f.dropped[0] != "verifier_unit" {
+		t.Errorf("collections left %v, dropped %v", f.collections, f.dropped)
+	}
+}
+
+func TestRunCleansUpAfterAFailure(t *testing.T) {
+	f := &fakeMilvus{collections: map[string][][]float32{}, failInsert: errors.New("disk full")}
+	r := Run(context.Background(), testConfig(t, healthy(t)), deps(f))
+	if r.Verdict != Error || r.ExitCode() != 2 || len(f.collections) != 0 {
+		t.Errorf("verdict %s, collections left %v", r.Verdict, f.collections)
+	}
+}
+
+func TestRunCleansUpOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fakeMilvus{collections: map[string][][]float32{}}
+	var once sync.Once
+	f.onSearch = func() { once.Do(cancel) } // SIGTERM arrives mid-run
+	r := Run(ctx, testConfig(t, healthy(t)), deps(f))
+	if r.Verdict != Error || len(f.collections) != 0 || len(f.dropped) != 1 {
+		t.Errorf("verdict %s, collections left %v, dropped %v", r.Verdict, f.collections, f.dropped)
+	}
+}
+
+func TestRunNeverTouchesAnExistingCollection(t *testing.T) {
+	f := &fakeMilvus{collections: map[string][][]float32{"verifier_unit": {{1, 2}}}}
+	r := Run(context.Background(), testConfig(t, healthy(t)), deps(f))
+	if r.Verdict != Error || len(f.dropped) != 0 || len(f.collections["verifier_unit"]) != 1 {
+		t.Errorf("verdict %s, dropped %v", r.Verdict, f.dropped)
+	}
+}
+
+func TestClosedLoopStops(t *testing.T) {
+	qs := [][]float32{{1}}
+	noop := func(context.Context, []float32) error { return nil }
+	lat, _ := closedLoop(context.Background(), 3, 100, time.Second, qs, noop, nil)
+	if s := lat.Summarize(0); s.Count != 100 {
+		t.Errorf("count mode: %d searches, want 100", s.Count)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	closedLoop(ctx, 3, 0, time.Second, qs, func(c context.Context, _ []float32) error { time.Sleep(time.Millisecond); return nil }, nil)
+	if time.Since(start) > 2*time.Second {
+		t.Error("duration mode did not stop at the deadline")
+	}
+}
+
+func TestMalformedEnvironmentIsAnError(t *testing.T) {
+	for name, val := range map[string]string{"VERIFIER_TLS": "yes", "VERIFIER_SLO_P99_MS": "1oo", "VERIFIER_SEED": "-1"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, val)
+			var c Config
+			c.Flags(pflag.NewFlagSet("t", pflag.ContinueOnError))
+			c.RunID, c.Address = "x", "m:1"
+			if err := c.Finish(); err == nil || !bytes.Contains([]byte(err.Error()), []byte(name)) {
+				t.Errorf("want an error naming %s, got %v", name, err)
+			}
+		})
+	}
+	t.Setenv("VERIFIER_ROWS", "1234")
+	var c Config
+	c.Flags(pflag.NewFlagSet("t", pflag.ContinueOnError))
+	if c.Rows != 1234 {
+		t.Errorf("env fallback: rows %d", c.Rows)
+	}
+	_ = os.Unsetenv("VERIFIER_ROWS")
+}

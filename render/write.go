@@ -165,3 +165,25 @@ func Compare(dir string, set FileSet) (Drift, error) {
 	sort.Strings(d.Stale)
 	return d, nil
 }
+
+// ReadDir reads an overlay tree back into a file set (for diffs against
+// committed output).
+func ReadDir(dir string) (FileSet, error) {
+	set := FileSet{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		set[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	return set, err
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/milvus-gitops/milvusgen/compiler"
+	"github.com/milvus-gitops/milvusgen/diff"
 	"github.com/milvus-gitops/milvusgen/render"
 	"github.com/milvus-gitops/milvusgen/spec"
 )
@@ -36,10 +37,12 @@ Usage:
   gen render --all -o DIR     write every environment
   gen vet ENV|FILE...         validate only
   gen check                   re-render every environment and compare with out/
+  gen diff ENV [ENV_B]        semantic diff: ENV against out/ENV, or ENV against ENV_B
+  gen explain ENV PATH        where a spec value comes from, and its constraint
   gen list                    list the environments
 
 Run 'gen COMMAND --help' for a command's flags.
-Exit codes: 0 ok, 1 error (invalid spec, I/O), 2 drift (check).
+Exit codes: 0 ok, 1 error (invalid spec, I/O), 2 drift or differences (check, diff).
 `
 
 type command struct {
@@ -49,10 +52,12 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"render": {"render environments", runRender},
-		"vet":    {"validate environments", runVet},
-		"check":  {"compare committed output with a fresh render", runCheck},
-		"list":   {"list environments", runList},
+		"render":  {"render environments", runRender},
+		"vet":     {"validate environments", runVet},
+		"check":   {"compare committed output with a fresh render", runCheck},
+		"list":    {"list environments", runList},
+		"diff":    {"semantic diff of rendered output", runDiff},
+		"explain": {"explain a spec value", runExplain},
 	}
 }
 
@@ -319,6 +324,98 @@ func runList(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s\tmilvus %s (chart %s)\t%s\tnamespace %s\n", n, env.Milvus.Version, env.Milvus.Chart.Version, env.Delivery.Kind, env.Namespace)
+	}
+	return exitOK
+}
+
+func runDiff(args []string, stdout, stderr io.Writer) int {
+	fs, overlays := newFlags("diff", "ENV [ENV_B] [--output text|markdown|json]", stderr)
+	out := fs.String("out", "out", "directory of the committed overlays (for gen diff ENV)")
+	format := fs.String("output", "text", "text, markdown (a pull-request comment) or json")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 || *format != "text" && *format != "markdown" && *format != "json" {
+		fs.Usage()
+		return exitError
+	}
+	set, err := spec.Load(*overlays)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	a := fs.Arg(0)
+	right, err := compiler.Environment(set, a)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	var report *diff.Report
+	if fs.NArg() == 1 {
+		// What merging this change will do: committed output -> fresh render.
+		dir := filepath.Join(*out, a)
+		left, err := render.ReadDir(dir)
+		if err != nil && !os.IsNotExist(err) {
+			return fail(stderr, err)
+		}
+		report, err = diff.Compare(dir, diff.Files(left), a+" (rendered)", diff.Files(right), nil)
+		if err != nil {
+			return fail(stderr, err)
+		}
+	} else {
+		// What promoting A to B changes: identifiers of A read as B's.
+		b := fs.Arg(1)
+		left := right
+		right, err = compiler.Environment(set, b)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		ea, _ := set.Environment(a)
+		eb, _ := set.Environment(b)
+		rename := map[string]string{ea.Release: eb.Release, ea.Namespace: eb.Namespace, ea.Name: eb.Name}
+		report, err = diff.Compare(a, diff.Files(left), b, diff.Files(right), rename)
+		if err != nil {
+			return fail(stderr, err)
+		}
+	}
+	switch *format {
+	case "markdown":
+		report.Markdown(stdout)
+	case "json":
+		if err := report.JSON(stdout); err != nil {
+			return fail(stderr, err)
+		}
+	default:
+		report.Text(stdout)
+	}
+	if report.Empty() {
+		return exitOK
+	}
+	return exitDrift
+}
+
+func runExplain(args []string, stdout, stderr io.Writer) int {
+	fs, overlays := newFlags("explain", "ENV PATH", stderr)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return exitError
+	}
+	set, err := spec.Load(*overlays)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	e, err := set.Explain(fs.Arg(0), fs.Arg(1))
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "%s = %s\n", e.Path, e.Value)
+	fmt.Fprintf(stdout, "  from:       %s (%s)\n", e.Origin, e.Position)
+	if e.Constraint != "" {
+		fmt.Fprintf(stdout, "  constraint: %s\n", strings.ReplaceAll(e.Constraint, "\n", "\n              "))
+	}
+	if e.Schema != "" {
+		fmt.Fprintf(stdout, "  schema:     %s\n", e.Schema)
 	}
 	return exitOK
 }

@@ -1,0 +1,321 @@
+// Package diff compares two rendered overlays semantically: per object
+// (apiVersion, kind, namespace, name) and per field path, descending into
+// the Helm values and the Milvus configuration they carry as a string, so
+// that "queryNode.replicas: 3 -> 5" is one line. It also notes what a
+// change will do: restart every Milvus pod, change versions, go below the
+// HA floor, touch disruption budgets, Secret references or RBAC.
+package diff
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// Files is an overlay: relative path to content.
+type Files map[string][]byte
+
+// Status of an object.
+const (
+	Added   = "added"
+	Removed = "removed"
+	Changed = "changed"
+)
+
+// Report is the comparison of two overlays.
+type Report struct {
+	From    string         `json:"from"`
+	To      string         `json:"to"`
+	Objects []ObjectChange `json:"objects"`
+	Notes   []Note         `json:"notes"`
+}
+
+// ObjectChange is one object that differs.
+type ObjectChange struct {
+	ID     string        `json:"id"`
+	Status string        `json:"status"`
+	Fields []FieldChange `json:"fields,omitempty"`
+}
+
+// FieldChange is one field path that differs; From or To is absent when
+// the field was added or removed.
+type FieldChange struct {
+	Path string `json:"path"`
+	From any    `json:"from,omitempty"`
+	To   any    `json:"to,omitempty"`
+}
+
+// Note is an impact a reviewer must see.
+type Note struct {
+	Severity string `json:"severity"` // warning or info
+	Message  string `json:"message"`
+}
+
+// Empty reports whether nothing differs.
+func (r *Report) Empty() bool { return len(r.Objects) == 0 }
+
+// object is a decoded document of an overlay.
+type object struct {
+	id   string
+	tree map[string]any
+}
+
+// Compare diffs two overlays. rename maps identifiers of the "from" side
+// to the "to" side (release and namespace names when two environments are
+// compared), applied to every string before comparing.
+func Compare(fromName string, from Files, toName string, to Files, rename map[string]string) (*Report, error) {
+	a, err := decode(from, rename)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", fromName, err)
+	}
+	b, err := decode(to, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", toName, err)
+	}
+	r := &Report{From: fromName, To: toName}
+	ids := map[string]bool{}
+	for id := range a {
+		ids[id] = true
+	}
+	for id := range b {
+		ids[id] = true
+	}
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	sort.Strings(sorted)
+	for _, id := range sorted {
+		x, inA := a[id]
+		y, inB := b[id]
+		switch {
+		case !inA:
+			r.Objects = append(r.Objects, ObjectChange{ID: id, Status: Added})
+		case !inB:
+			r.Objects = append(r.Objects, ObjectChange{ID: id, Status: Removed})
+		default:
+			if fields := fieldChanges(x, y); len(fields) > 0 {
+				r.Objects = append(r.Objects, ObjectChange{ID: id, Status: Changed, Fields: fields})
+			}
+		}
+	}
+	r.Notes = impact(a, b, r)
+	return r, nil
+}
+
+// decode turns every YAML document of an overlay into an object keyed by
+// apiVersion/kind/namespace/name (or by path for files without a kind),
+// with the Milvus user.yaml parsed.
+func decode(files Files, rename map[string]string) (map[string]object, error) {
+	out := map[string]object{}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(files[p]), 4096)
+		for {
+			var tree map[string]any
+			if err := dec.Decode(&tree); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			if tree == nil {
+				continue
+			}
+			tree = renamed(tree, rename).(map[string]any)
+			expandConfig(tree)
+			id := identity(p, tree)
+			if _, dup := out[id]; dup {
+				return nil, fmt.Errorf("%s: %s twice", p, id)
+			}
+			out[id] = object{id: id, tree: tree}
+		}
+	}
+	return out, nil
+}
+
+// identity names an object by its API identity, the way a cluster does;
+// the Helm values and configuration files by their path.
+func identity(p string, tree map[string]any) string {
+	kind, _ := tree["kind"].(string)
+	meta, _ := tree["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	if kind == "" || name == "" {
+		return "file " + p
+	}
+	apiVersion, _ := tree["apiVersion"].(string)
+	ns, _ := meta["namespace"].(string)
+	if ns != "" {
+		return fmt.Sprintf("%s %s %s/%s", apiVersion, kind, ns, stripHash(kind, name))
+	}
+	return fmt.Sprintf("%s %s %s", apiVersion, kind, stripHash(kind, name))
+}
+
+// stripHash drops the content hash kustomize or gen appends to a name
+// (values ConfigMaps, the Flux verification Job), so that a content change
+// reads as a change, not as a removal and an addition.
+func stripHash(kind, name string) string {
+	if kind != "Job" && kind != "ConfigMap" {
+		return name
+	}
+	i := strings.LastIndex(name, "-")
+	if i < 0 {
+		return name
+	}
+	suffix := name[i+1:]
+	digit := strings.ContainsAny(suffix, "0123456789")
+	alnum := strings.Trim(suffix, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+	if (len(suffix) != 8 && len(suffix) != 10) || !digit || !alnum {
+		return name
+	}
+	return name[:i] + "-<hash>"
+}
+
+// expandConfig parses the configuration files that objects carry as
+// strings, so they are diffed key by key: the Milvus configuration in the
+// Helm values (extraConfigFiles."user.yaml"), and the YAML and JSON files
+// of ConfigMaps (prometheus.yml, alert rules, the dashboard, backup.yaml).
+func expandConfig(tree map[string]any) {
+	if tree["kind"] == "ConfigMap" {
+		if data, ok := tree["data"].(map[string]any); ok {
+			for name, v := range data {
+				s, ok := v.(string)
+				if !ok || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".json")) {
+					continue
+				}
+				var parsed any
+				if err := yaml.Unmarshal([]byte(s), &parsed); err == nil && parsed != nil {
+					data[name] = parsed
+				}
+			}
+		}
+	}
+	files, ok := tree["extraConfigFiles"].(map[string]any)
+	if !ok {
+		return
+	}
+	for name, v := range files {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var parsed map[string]any
+		if err := yaml.Unmarshal([]byte(s), &parsed); err == nil && parsed != nil {
+			files[name] = parsed
+		}
+	}
+}
+
+func renamed(v any, rename map[string]string) any {
+	if len(rename) == 0 {
+		return v
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[replaceAll(k, rename)] = renamed(e, rename)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = renamed(e, rename)
+		}
+		return out
+	case string:
+		return replaceAll(t, rename)
+	}
+	return v
+}
+
+// replaceAll applies the renames longest first, so that "milvus-staging"
+// is not half-replaced by a shorter "staging".
+func replaceAll(s string, rename map[string]string) string {
+	keys := make([]string, 0, len(rename))
+	for k := range rename {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return len(keys[i]) > len(keys[j]) || len(keys[i]) == len(keys[j]) && keys[i] < keys[j]
+	})
+	pairs := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k, rename[k])
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
+}
+
+// fieldChanges lists the differing leaves, with go-cmp doing the
+// structural comparison.
+func fieldChanges(a, b object) []FieldChange {
+	var rep reporter
+	cmp.Equal(a.tree, b.tree, cmp.Reporter(&rep))
+	sort.SliceStable(rep.changes, func(i, j int) bool { return rep.changes[i].Path < rep.changes[j].Path })
+	return rep.changes
+}
+
+// reporter collects go-cmp's unequal leaves as field paths.
+type reporter struct {
+	path    cmp.Path
+	changes []FieldChange
+}
+
+func (r *reporter) PushStep(ps cmp.PathStep) { r.path = append(r.path, ps) }
+func (r *reporter) PopStep()                 { r.path = r.path[:len(r.path)-1] }
+
+func (r *reporter) Report(rs cmp.Result) {
+	if rs.Equal() {
+		return
+	}
+	from, to := r.path.Last().Values()
+	fc := FieldChange{Path: fieldPath(r.path)}
+	if from.IsValid() {
+		fc.From = from.Interface()
+	}
+	if to.IsValid() {
+		fc.To = to.Interface()
+	}
+	r.changes = append(r.changes, fc)
+}
+
+// fieldPath renders a go-cmp path as a.b[0]["key.with.dots"].
+func fieldPath(p cmp.Path) string {
+	var b strings.Builder
+	for _, s := range p {
+		switch s := s.(type) {
+		case cmp.MapIndex:
+			k := fmt.Sprint(s.Key().Interface())
+			if strings.ContainsAny(k, "./ ") {
+				fmt.Fprintf(&b, "[%q]", k)
+			} else {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(k)
+			}
+		case cmp.SliceIndex:
+			x, y := s.SplitKeys()
+			switch {
+			case x == y:
+				fmt.Fprintf(&b, "[%d]", x)
+			case x < 0:
+				fmt.Fprintf(&b, "[+%d]", y)
+			default:
+				fmt.Fprintf(&b, "[%d]", x)
+			}
+		}
+	}
+	return b.String()
+}

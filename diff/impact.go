@@ -1,0 +1,201 @@
+package diff
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+const valuesID = "file values.yaml"
+
+// podWide are Helm values that every Milvus pod template carries.
+var podWide = []string{"image", "securityContext", "containerSecurityContext", "volumes", "volumeMounts", "labels", "extraConfigFiles", "log", "livenessProbe", "readinessProbe"}
+
+// components are the chart's per-component values keys.
+var components = []string{"proxy", "rootCoordinator", "queryCoordinator", "queryNode", "indexCoordinator", "indexNode", "dataCoordinator", "dataNode", "mixCoordinator", "streamingNode"}
+
+func impact(a, b map[string]object, r *Report) []Note {
+	var notes []Note
+	warn := func(f string, args ...any) { notes = append(notes, Note{"warning", fmt.Sprintf(f, args...)}) }
+	info := func(f string, args ...any) { notes = append(notes, Note{"info", fmt.Sprintf(f, args...)}) }
+
+	for _, o := range r.Objects {
+		kind := kindOf(o.ID)
+		switch {
+		case o.ID == valuesID:
+			valuesImpact(o, a[valuesID].tree, b[valuesID].tree, warn, info)
+		case kind == "PodDisruptionBudget":
+			info("PodDisruptionBudget %s %s: what a drain or upgrade may take down changes", nameOf(o.ID), o.Status)
+		case kind == "Role" || kind == "RoleBinding" || kind == "ClusterRole" || kind == "ClusterRoleBinding" || kind == "ServiceAccount":
+			warn("RBAC: %s %s %s", kind, nameOf(o.ID), o.Status)
+		case kind == "HelmRelease" || kind == "Application":
+			chartImpact(o, warn)
+		}
+		for _, f := range o.Fields {
+			if strings.Contains(f.Path, "secretKeyRef") || strings.Contains(f.Path, "credentials") || strings.Contains(f.Path, "existingSecret") {
+				warn("Secret reference changed in %s: %s", nameOf(o.ID), f.Path)
+			}
+		}
+	}
+	sort.SliceStable(notes, func(i, j int) bool { return notes[i].Severity == "warning" && notes[j].Severity != "warning" })
+	return dedupe(notes)
+}
+
+func valuesImpact(o ObjectChange, from, to map[string]any, warn, info func(string, ...any)) {
+	restartAll := map[string]bool{}
+	rolls := map[string]bool{}
+	for _, f := range o.Fields {
+		top := f.Path
+		if i := strings.IndexAny(top, ".["); i >= 0 {
+			top = top[:i]
+		}
+		for _, p := range podWide {
+			if top == p {
+				restartAll[p] = true
+			}
+		}
+		for _, c := range components {
+			if top == c {
+				rolls[c] = true
+			}
+		}
+	}
+	if len(restartAll) > 0 {
+		var what []string
+		for k := range restartAll {
+			what = append(what, k)
+		}
+		sort.Strings(what)
+		warn("every Milvus pod restarts: %s changed (the pod templates or the config checksum change)", strings.Join(what, ", "))
+	}
+	var rolling []string
+	for c := range rolls {
+		rolling = append(rolling, c)
+	}
+	sort.Strings(rolling)
+	if len(rolling) > 0 && len(restartAll) == 0 {
+		info("these components roll: %s", strings.Join(rolling, ", "))
+	}
+
+	fromTag, toTag := str(from, "image", "all", "tag"), str(to, "image", "all", "tag")
+	if fromTag != toTag && fromTag != "" && toTag != "" {
+		warn("Milvus image %s -> %s", fromTag, toTag)
+		upgradePath(fromTag, toTag, from, warn, info)
+	}
+	for _, c := range components {
+		fr, fok := num(from, c, "replicas")
+		tr, tok := num(to, c, "replicas")
+		if !fok || !tok || tr >= fr || !enabled(to, c) {
+			continue
+		}
+		if tr < 2 {
+			warn("%s replicas %d -> %d: below the HA floor of 2 (one pod or node failure takes it down)", c, fr, tr)
+		} else {
+			info("%s replicas %d -> %d", c, fr, tr)
+		}
+	}
+}
+
+// upgradePath checks a 2.5 -> 2.6 jump: it must start from 2.5.16 or later
+// running the mixCoordinator.
+func upgradePath(fromTag, toTag string, from map[string]any, warn, info func(string, ...any)) {
+	fa, ta := version(fromTag), version(toTag)
+	if fa == nil || ta == nil {
+		return
+	}
+	if fa[0] == 2 && fa[1] == 5 && ta[0] == 2 && ta[1] >= 6 {
+		mix := enabled(from, "mixCoordinator")
+		if fa[2] < 16 || !mix {
+			warn("upgrade 2.5 -> 2.6 from %s (mixCoordinator %v): go through 2.5.16 or later with the mixCoordinator enabled first", fromTag, mix)
+		} else {
+			info("upgrade 2.5 -> 2.6 from %s with the mixCoordinator: the supported path", fromTag)
+		}
+	}
+	if ta[0] < fa[0] || ta[0] == fa[0] && ta[1] < fa[1] {
+		warn("Milvus downgrade %s -> %s: not supported by Milvus", fromTag, toTag)
+	}
+}
+
+func chartImpact(o ObjectChange, warn func(string, ...any)) {
+	for _, f := range o.Fields {
+		if strings.HasSuffix(f.Path, "chart.spec.version") || f.Path == "spec.sources[0].targetRevision" {
+			warn("Milvus chart %v -> %v", f.From, f.To)
+		}
+	}
+}
+
+func version(tag string) []int {
+	parts := strings.Split(strings.TrimPrefix(tag, "v"), ".")
+	if len(parts) < 3 {
+		return nil
+	}
+	out := make([]int, 3)
+	for i := 0; i < 3; i++ {
+		n, err := strconv.Atoi(strings.SplitN(parts[i], "-", 2)[0])
+		if err != nil {
+			return nil
+		}
+		out[i] = n
+	}
+	return out
+}
+
+func get(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}
+
+func str(m map[string]any, keys ...string) string {
+	s, _ := get(m, keys...).(string)
+	return s
+}
+
+func num(m map[string]any, keys ...string) (int, bool) {
+	switch v := get(m, keys...).(type) {
+	case float64:
+		return int(v), true
+	case int64:
+		return int(v), true
+	case int:
+		return v, true
+	}
+	return 0, false
+}
+
+func enabled(m map[string]any, c string) bool {
+	e, ok := get(m, c, "enabled").(bool)
+	return !ok || e // streamingNode has no switch
+}
+
+func kindOf(id string) string {
+	f := strings.Fields(id)
+	if len(f) < 3 || f[0] == "file" {
+		return ""
+	}
+	return f[1]
+}
+
+func nameOf(id string) string {
+	f := strings.Fields(id)
+	return f[len(f)-1]
+}
+
+func dedupe(notes []Note) []Note {
+	seen := map[Note]bool{}
+	var out []Note
+	for _, n := range notes {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -79,7 +80,7 @@ func Compare(fromName string, from Files, toName string, to Files, rename map[st
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", toName, err)
 	}
-	r := &Report{From: fromName, To: toName}
+	r := &Report{From: fromName, To: toName, Objects: []ObjectChange{}}
 	ids := map[string]bool{}
 	for id := range a {
 		ids[id] = true
@@ -123,15 +124,19 @@ func decode(files Files, rename map[string]string) (map[string]object, error) {
 	for _, p := range paths {
 		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(files[p]), 4096)
 		for {
-			var tree map[string]any
-			if err := dec.Decode(&tree); err != nil {
+			var doc any
+			if err := dec.Decode(&doc); err != nil {
 				if errors.Is(err, io.EOF) {
 					break
 				}
 				return nil, fmt.Errorf("%s: %w", p, err)
 			}
-			if tree == nil {
+			if doc == nil {
 				continue
+			}
+			tree, ok := doc.(map[string]any)
+			if !ok {
+				tree = map[string]any{"content": doc} // a list or scalar document
 			}
 			tree = renamed(tree, rename).(map[string]any)
 			expandConfig(tree)
@@ -217,32 +222,55 @@ func expandConfig(tree map[string]any) {
 	}
 }
 
+// renamed applies rename to the identity fields only: object names and
+// namespaces, label and selector values, namespace references, and the
+// file names a kustomization lists. Everything else (a bucket, a host)
+// keeps its own value, so that a real difference stays visible.
 func renamed(v any, rename map[string]string) any {
 	if len(rename) == 0 {
 		return v
 	}
+	return renameIn(v, "", rename)
+}
+
+var identityKeys = map[string]bool{"name": true, "namespace": true, "releaseName": true, "targetNamespace": true, "claimName": true, "serviceAccountName": true}
+
+func renameIn(v any, key string, rename map[string]string) any {
 	switch t := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
+		labels := key == "labels" || key == "matchLabels" || key == "selector"
 		for k, e := range t {
-			out[replaceAll(k, rename)] = renamed(e, rename)
+			if labels {
+				if s, ok := e.(string); ok {
+					out[k] = replaceToken(s, rename)
+					continue
+				}
+			}
+			out[k] = renameIn(e, k, rename)
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = renamed(e, rename)
+			if s, ok := e.(string); ok && key == "resources" {
+				out[i] = replaceToken(s, rename)
+				continue
+			}
+			out[i] = renameIn(e, key, rename)
 		}
 		return out
 	case string:
-		return replaceAll(t, rename)
+		if identityKeys[key] {
+			return replaceToken(t, rename)
+		}
 	}
 	return v
 }
 
-// replaceAll applies the renames longest first, so that "milvus-staging"
-// is not half-replaced by a shorter "staging".
-func replaceAll(s string, rename map[string]string) string {
+// replaceToken renames whole names and their prefixes ("milvus-staging",
+// "milvus-staging-backup"), never a name inside another word.
+func replaceToken(s string, rename map[string]string) string {
 	keys := make([]string, 0, len(rename))
 	for k := range rename {
 		keys = append(keys, k)
@@ -250,11 +278,18 @@ func replaceAll(s string, rename map[string]string) string {
 	sort.Slice(keys, func(i, j int) bool {
 		return len(keys[i]) > len(keys[j]) || len(keys[i]) == len(keys[j]) && keys[i] < keys[j]
 	})
-	pairs := make([]string, 0, 2*len(keys))
 	for _, k := range keys {
-		pairs = append(pairs, k, rename[k])
+		if s == k || strings.HasPrefix(s, k+"-") || strings.HasPrefix(s, k+".") {
+			return rename[k] + s[len(k):]
+		}
+		for _, prefix := range []string{"configmap-", "job-", "poddisruptionbudget-", "serviceaccount-", "role-", "rolebinding-", "cronjob-",
+			"namespace-", "helmrelease-", "application-", "podmonitor-", "prometheusrule-"} {
+			if strings.HasPrefix(s, prefix+k) {
+				return prefix + rename[k] + s[len(prefix)+len(k):]
+			}
+		}
 	}
-	return strings.NewReplacer(pairs...).Replace(s)
+	return s
 }
 
 // fieldChanges lists the differing leaves, with go-cmp doing the
@@ -290,6 +325,27 @@ func (r *reporter) Report(rs cmp.Result) {
 	r.changes = append(r.changes, fc)
 }
 
+// elementName is the name of a list element that has one (env vars,
+// volumes, containers), so a path says which, whatever its index.
+func elementName(s cmp.SliceIndex) string {
+	x, y := s.Values()
+	for _, v := range []any{value(x), value(y)} {
+		if m, ok := v.(map[string]any); ok {
+			if n, ok := m["name"].(string); ok {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+func value(v reflect.Value) any {
+	if !v.IsValid() || !v.CanInterface() {
+		return nil
+	}
+	return v.Interface()
+}
+
 // fieldPath renders a go-cmp path as a.b[0]["key.with.dots"].
 func fieldPath(p cmp.Path) string {
 	var b strings.Builder
@@ -306,6 +362,10 @@ func fieldPath(p cmp.Path) string {
 				b.WriteString(k)
 			}
 		case cmp.SliceIndex:
+			if n := elementName(s); n != "" {
+				fmt.Fprintf(&b, "[name=%s]", n)
+				continue
+			}
 			x, y := s.SplitKeys()
 			switch {
 			case x == y:

@@ -9,8 +9,13 @@ import (
 
 const valuesID = "file values.yaml"
 
-// podWide are Helm values that every Milvus pod template carries.
-var podWide = []string{"image", "securityContext", "containerSecurityContext", "volumes", "volumeMounts", "labels", "extraConfigFiles", "log", "livenessProbe", "readinessProbe"}
+// podWide are Helm values that every Milvus pod carries: in its template,
+// or in the configuration whose checksum annotates every Deployment (the
+// chart's config.tpl reads the external* sections, the subchart switches,
+// streaming, log and the coordinators' activeStandby).
+var podWide = []string{"image", "securityContext", "containerSecurityContext", "volumes", "volumeMounts", "labels", "annotations",
+	"extraConfigFiles", "log", "livenessProbe", "readinessProbe", "serviceAccount", "externalS3", "externalEtcd", "externalPulsar",
+	"externalKafka", "streaming", "cluster", "minio", "etcd", "pulsar", "pulsarv3", "kafka", "woodpecker", "customConfigMap"}
 
 // components are the chart's per-component values keys.
 var components = []string{"proxy", "rootCoordinator", "queryCoordinator", "queryNode", "indexCoordinator", "indexNode", "dataCoordinator", "dataNode", "mixCoordinator", "streamingNode"}
@@ -25,21 +30,78 @@ func impact(a, b map[string]object, r *Report) []Note {
 		switch {
 		case o.ID == valuesID:
 			valuesImpact(o, a[valuesID].tree, b[valuesID].tree, warn, info)
+		case kind == "PodDisruptionBudget" && o.Status == Removed:
+			warn("PodDisruptionBudget %s removed: drains and upgrades may take that component down", nameOf(o.ID))
 		case kind == "PodDisruptionBudget":
 			info("PodDisruptionBudget %s %s: what a drain or upgrade may take down changes", nameOf(o.ID), o.Status)
 		case kind == "Role" || kind == "RoleBinding" || kind == "ClusterRole" || kind == "ClusterRoleBinding" || kind == "ServiceAccount":
 			warn("RBAC: %s %s %s", kind, nameOf(o.ID), o.Status)
+		case (kind == "HelmRelease" || kind == "Application") && o.Status == Removed:
+			warn("%s %s removed: the controller uninstalls what it deployed", kind, nameOf(o.ID))
 		case kind == "HelmRelease" || kind == "Application":
 			chartImpact(o, warn)
+		case kind == "Namespace" && o.Status == Removed:
+			warn("Namespace %s removed: everything in it is deleted", nameOf(o.ID))
+		case kind == "Job" && strings.HasSuffix(nameOf(o.ID), "-verify-<hash>") && o.Status == Changed:
+			info("the verification Job runs again: its fault phase deletes a query-node pod")
 		}
-		for _, f := range o.Fields {
-			if strings.Contains(f.Path, "secretKeyRef") || strings.Contains(f.Path, "credentials") || strings.Contains(f.Path, "existingSecret") {
-				warn("Secret reference changed in %s: %s", nameOf(o.ID), f.Path)
+		// Secret references, in changed fields or in whole objects that
+		// come or go.
+		switch o.Status {
+		case Changed:
+			for _, f := range o.Fields {
+				if refersToSecret(f.From) || refersToSecret(f.To) || secretPath(f.Path) {
+					warn("Secret reference changed in %s: %s", nameOf(o.ID), f.Path)
+				}
+			}
+		case Added:
+			if refersToSecret(b[o.ID].tree) {
+				warn("Secret references added with %s", nameOf(o.ID))
+			}
+		case Removed:
+			if refersToSecret(a[o.ID].tree) {
+				warn("Secret references removed with %s", nameOf(o.ID))
 			}
 		}
 	}
 	sort.SliceStable(notes, func(i, j int) bool { return notes[i].Severity == "warning" && notes[j].Severity != "warning" })
 	return dedupe(notes)
+}
+
+// secretKeys name the fields through which a pod reaches a Secret.
+var secretKeys = []string{"secretKeyRef", "secretName", "existingSecret", "pullSecrets", "imagePullSecrets", "secretRef"}
+
+func secretPath(p string) bool {
+	for _, k := range secretKeys {
+		if strings.Contains(p, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// refersToSecret reports whether a subtree references a Secret.
+func refersToSecret(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			for _, s := range secretKeys {
+				if k == s {
+					return true
+				}
+			}
+			if refersToSecret(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if refersToSecret(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func valuesImpact(o ObjectChange, from, to map[string]any, warn, info func(string, ...any)) {
@@ -56,7 +118,16 @@ func valuesImpact(o ObjectChange, from, to map[string]any, warn, info func(strin
 			}
 		}
 		for _, c := range components {
-			if top == c {
+			if top != c {
+				continue
+			}
+			rest := strings.TrimPrefix(f.Path, c+".")
+			switch {
+			case strings.HasPrefix(rest, "activeStandby"):
+				restartAll["activeStandby"] = true // in the config checksum
+			case rest == "replicas" || strings.HasPrefix(rest, "strategy"):
+				// scaling and rollout settings do not roll the pods
+			default:
 				rolls[c] = true
 			}
 		}
@@ -86,13 +157,17 @@ func valuesImpact(o ObjectChange, from, to map[string]any, warn, info func(strin
 	for _, c := range components {
 		fr, fok := num(from, c, "replicas")
 		tr, tok := num(to, c, "replicas")
-		if !fok || !tok || tr >= fr || !enabled(to, c) {
+		if !fok || !tok || tr == fr || !enabled(to, c) {
+			continue
+		}
+		if tr > fr {
+			info("%s scales out: %d -> %d replicas", c, fr, tr)
 			continue
 		}
 		if tr < 2 {
 			warn("%s replicas %d -> %d: below the HA floor of 2 (one pod or node failure takes it down)", c, fr, tr)
 		} else {
-			info("%s replicas %d -> %d", c, fr, tr)
+			info("%s scales in: %d -> %d replicas", c, fr, tr)
 		}
 	}
 }

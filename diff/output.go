@@ -53,7 +53,7 @@ func (r *Report) Markdown(w io.Writer) {
 			if n.Severity == "warning" {
 				icon = "⚠️"
 			}
-			fmt.Fprintf(w, "- %s %s\n", icon, n.Message)
+			fmt.Fprintf(w, "- %s %s\n", icon, escape(n.Message))
 		}
 		fmt.Fprintln(w)
 	}
@@ -63,13 +63,29 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintln(w, "| --- | --- | --- |")
 	for _, o := range r.Objects {
 		if o.Status != Changed {
-			fmt.Fprintf(w, "| `%s` | | %s |\n", o.ID, o.Status)
+			fmt.Fprintf(w, "| %s | | %s |\n", code(o.ID), o.Status)
 			continue
 		}
 		for _, f := range o.Fields {
-			fmt.Fprintf(w, "| `%s` | `%s` | %s |\n", o.ID, f.Path, strings.ReplaceAll(fromTo(f), "|", "\\|"))
+			fmt.Fprintf(w, "| %s | %s | %s |\n", code(o.ID), code(f.Path), code(fromTo(f)))
 		}
 	}
+}
+
+// code renders a table cell as a code span: nothing in it is Markdown or
+// HTML; a pipe would still end the cell, so it is escaped.
+func code(s string) string {
+	s = strings.ReplaceAll(s, "|", "\\|")
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	return fence + " " + s + " " + fence
+}
+
+// escape makes prose safe in Markdown: no HTML, no emphasis.
+func escape(s string) string {
+	return strings.NewReplacer("<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "|", "\\|").Replace(s)
 }
 
 func marker(status string) string {
@@ -101,18 +117,20 @@ func fromTo(f FieldChange) string {
 // window cuts two long strings down to where they differ, with a little
 // context, so that a changed threshold inside a PromQL expression shows.
 func window(a, b string) (string, string) {
+	ra, rb := []rune(a), []rune(b)
+	a, b = "", ""
 	p := 0
-	for p < len(a) && p < len(b) && a[p] == b[p] {
+	for p < len(ra) && p < len(rb) && ra[p] == rb[p] {
 		p++
 	}
 	q := 0
-	for q < len(a)-p && q < len(b)-p && a[len(a)-1-q] == b[len(b)-1-q] {
+	for q < len(ra)-p && q < len(rb)-p && ra[len(ra)-1-q] == rb[len(rb)-1-q] {
 		q++
 	}
 	start := max(0, p-20)
-	cut := func(s string) string {
+	cut := func(s []rune) string {
 		end := min(len(s), len(s)-q+20)
-		out := s[start:end]
+		out := string(s[start:end])
 		if start > 0 {
 			out = "…" + out
 		}
@@ -121,23 +139,22 @@ func window(a, b string) (string, string) {
 		}
 		return out
 	}
-	return cut(a), cut(b)
+	return cut(ra), cut(rb)
 }
 
 func show(v any) string {
 	switch t := v.(type) {
 	case string:
-		if len(t) > 80 {
-			return fmt.Sprintf("%q…", t[:77])
+		if r := []rune(t); len(r) > 80 {
+			return fmt.Sprintf("%q…", string(r[:77]))
 		}
 		return fmt.Sprintf("%q", t)
 	case map[string]any, []any:
 		b, _ := json.Marshal(t)
-		s := string(b)
-		if len(s) > 80 {
-			s = s[:77] + "…"
+		if r := []rune(string(b)); len(r) > 80 {
+			return string(r[:77]) + "…"
 		}
-		return s
+		return string(b)
 	}
 	return fmt.Sprint(v)
 }

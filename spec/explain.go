@@ -48,12 +48,8 @@ func (s *Set) Explain(name, path string) (*Explanation, error) {
 		} else {
 			e.Origin = "base"
 		}
-	case def.Exists():
-		if _, ok := def.Default(); ok || strings.Contains(source(def), "*") {
-			e.Origin = "schema default"
-		} else {
-			e.Origin = "derived by the schema"
-		}
+	case def.Exists() && isDefault(def, eff):
+		e.Origin = "schema default"
 	default:
 		e.Origin = "derived by the schema"
 	}
@@ -70,6 +66,16 @@ func (s *Set) Explain(name, path string) (*Explanation, error) {
 		}
 	}
 	return e, nil
+}
+
+// isDefault reports whether the effective value is the schema's default
+// for the field (not a value a cross-field rule or a derivation chose).
+func isDefault(def, eff cue.Value) bool {
+	d, ok := def.Default()
+	if !ok || !d.IsConcrete() {
+		return false
+	}
+	return d.Equals(eff)
 }
 
 // conditional maps the parts of the spec that only exist under a

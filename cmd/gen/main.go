@@ -356,7 +356,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		if err != nil && !os.IsNotExist(err) {
 			return fail(stderr, err)
 		}
-		report, err = diff.Compare(dir, diff.Files(left), a+" (rendered)", diff.Files(right), nil)
+		report, err = diff.Compare(a+" (committed)", diff.Files(left), a+" (rendered)", diff.Files(right), nil)
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -371,6 +371,9 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		ea, _ := set.Environment(a)
 		eb, _ := set.Environment(b)
 		rename := map[string]string{ea.Release: eb.Release, ea.Namespace: eb.Namespace, ea.Name: eb.Name}
+		if ea.Delivery.ArgoCD != nil && eb.Delivery.ArgoCD != nil {
+			rename["out/"+ea.Name] = "out/" + eb.Name
+		}
 		report, err = diff.Compare(a, diff.Files(left), b, diff.Files(right), rename)
 		if err != nil {
 			return fail(stderr, err)

@@ -27,15 +27,15 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	}
 	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
-	start := exec.Command(filepath.Join(root, "hack", "milvus.sh"), "start", dir)
-	if out, err := start.CombinedOutput(); err != nil {
-		t.Fatalf("starting Milvus: %v\n%s", err, out)
-	}
 	t.Cleanup(func() {
 		if out, err := exec.Command(filepath.Join(root, "hack", "milvus.sh"), "stop", dir).CombinedOutput(); err != nil {
 			t.Errorf("stopping Milvus: %v\n%s", err, out)
 		}
 	})
+	start := exec.Command(filepath.Join(root, "hack", "milvus.sh"), "start", dir)
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("starting Milvus: %v\n%s", err, out)
+	}
 
 	bin := filepath.Join(t.TempDir(), "verifier")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/verifier")

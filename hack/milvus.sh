@@ -24,6 +24,14 @@ start)
 		# The venv's scripts name their interpreter by path: fix them.
 		sed -i "1s|$venv.tmp|$venv|" "$venv"/bin/*
 	fi
+	# Milvus standalone listens on fixed ports: fail at once, not after the
+	# health timeout, when another server holds them.
+	for port in 19530 9091 2379; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "milvus: port $port is in use (another Milvus or etcd?)" >&2
+			exit 1
+		fi
+	done
 	mkdir -p "$dir/data"
 	args=(--data "$dir/data" --proxy-port 19530)
 	# Components announce loopback addresses (the ports still listen on all
@@ -33,6 +41,8 @@ start)
 	done
 	setsid "$venv/bin/milvus-server" "${args[@]}" >"$dir/server.log" 2>&1 &
 	echo $! >"$dir/milvus.pid"
+	# A start that fails leaves nothing running.
+	trap 'status=$?; if ((status != 0)); then kill -KILL -- "-$(cat "$dir/milvus.pid")" 2>/dev/null || true; rm -f "$dir/milvus.pid"; fi' EXIT
 	start=$SECONDS
 	until curl -fsS http://127.0.0.1:9091/healthz >/dev/null 2>&1; do
 		if ! kill -0 "$(cat "$dir/milvus.pid")" 2>/dev/null; then

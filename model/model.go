@@ -116,11 +116,14 @@ type SecretKeyRef struct {
 	Key  string `json:"key"`
 }
 
-// Etcd is an external etcd cluster.
+// Etcd is the etcd cluster: external, or managed by this overlay (then
+// Endpoints are derived).
 type Etcd struct {
-	Endpoints []string `json:"endpoints"`
-	TLS       *EtcdTLS `json:"tls,omitempty"`
-	Auth      *Basic   `json:"auth,omitempty"`
+	Mode      string       `json:"mode"`
+	Managed   *ManagedEtcd `json:"managed,omitempty"`
+	Endpoints []string     `json:"endpoints"`
+	TLS       *EtcdTLS     `json:"tls,omitempty"`
+	Auth      *Basic       `json:"auth,omitempty"`
 }
 
 // EtcdTLS is a Secret holding a client certificate, key and CA.
@@ -137,8 +140,11 @@ type Basic struct {
 	Password SecretKeyRef `json:"password"`
 }
 
-// ObjectStorage is an S3-compatible bucket.
+// ObjectStorage is an S3-compatible bucket: external, or a managed MinIO
+// (then host, port and credentials are derived).
 type ObjectStorage struct {
+	Mode           string         `json:"mode"`
+	Managed        *ManagedMinio  `json:"managed,omitempty"`
 	Host           string         `json:"host"`
 	Port           int            `json:"port"`
 	UseSSL         bool           `json:"useSSL"`

@@ -18,6 +18,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/generators/backup"
 	"github.com/milvus-gitops/milvusgen/generators/cluster"
 	"github.com/milvus-gitops/milvusgen/generators/delivery"
+	"github.com/milvus-gitops/milvusgen/generators/dependencies"
 	"github.com/milvus-gitops/milvusgen/generators/helmvalues"
 	"github.com/milvus-gitops/milvusgen/generators/monitoring"
 	"github.com/milvus-gitops/milvusgen/generators/verify"
@@ -62,7 +63,14 @@ func Environment(env *model.Environment) (FileSet, error) {
 	for _, pdb := range cluster.PodDisruptionBudgets(env) {
 		objects = append(objects, pdb)
 	}
-	del, err := delivery.Generate(env)
+	deps, depFiles, err := dependencies.Generate(env)
+	if err != nil {
+		return nil, fmt.Errorf("dependencies: %w", err)
+	}
+	for name, b := range depFiles {
+		fs[name] = append([]byte(header), b...)
+	}
+	del, err := delivery.Generate(env, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +112,12 @@ func Environment(env *model.Environment) (FileSet, error) {
 	}
 	sort.Strings(k.Resources)
 
-	if del.ValuesConfigMap != "" {
-		k.ConfigMapGenerator = []types.ConfigMapArgs{{GeneratorArgs: types.GeneratorArgs{
+	for _, cm := range del.ValuesConfigMaps {
+		k.ConfigMapGenerator = append(k.ConfigMapGenerator, types.ConfigMapArgs{GeneratorArgs: types.GeneratorArgs{
 			Namespace:     env.Namespace,
-			Name:          del.ValuesConfigMap,
-			KvPairSources: types.KvPairSources{FileSources: []string{delivery.ValuesFile}},
-		}}}
+			Name:          cm.Name,
+			KvPairSources: types.KvPairSources{FileSources: []string{cm.File}},
+		}})
 	}
 	if len(del.NameReferences) > 0 {
 		cb, err := marshal(nameReferenceConfig(del.NameReferences))

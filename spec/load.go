@@ -153,6 +153,24 @@ func (s *Set) Value(name string) (cue.Value, error) {
 		diags = append(diags, unknownFields(def, v, user, path, notAllowed)...)
 	}
 	if len(diags) > 0 {
+		// A field CUE evaluated inside (an error below it) is known, whatever
+		// the unknown-field pass concluded from a partial schema.
+		// Likewise a field the unified value holds without a "not allowed"
+		// error: the schema has it under a condition the partial schema of
+		// the unknown-field pass could not resolve.
+		diags = slices.DeleteFunc(diags, func(d Diagnostic) bool {
+			if !strings.HasPrefix(d.Msg, "unknown field") {
+				return false
+			}
+			for _, o := range diags {
+				if strings.HasPrefix(o.Path, d.Path+".") && !strings.HasPrefix(o.Msg, "unknown field") {
+					return true
+				}
+			}
+			rel := strings.TrimPrefix(d.Path, path.String()+".")
+			x := v.LookupPath(cue.ParsePath(rel))
+			return x.Exists() && (x.Err() == nil || !strings.Contains(x.Err().Error(), "not allowed"))
+		})
 		// An error inside a schema helper (a let, a derived field) is also
 		// reported at the user's field; keep only the user's paths.
 		prefix := path.String() + "."

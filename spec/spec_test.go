@@ -185,7 +185,7 @@ func TestValidationErrors(t *testing.T) {
 			name:     "a misspelt field lists the allowed ones",
 			edit:     chain(replace("credentials: {", "creds: { // HERE")),
 			wantPath: "environments.t.dependencies.objectStorage.creds",
-			wantMsg:  `unknown field "creds"; allowed here: credentials, host`,
+			wantMsg:  `unknown field "creds"; allowed here: credentials, mode, host`,
 		},
 		{
 			name:     "bad version",
@@ -306,6 +306,13 @@ func TestValidationErrors(t *testing.T) {
 			edit:     extra(`verification: {enabled: true, fault: enabled: false, workload: {rows: 5000000, replicas: 1}} // HERE`),
 			wantPath: "environments.t.verification.workload.rows",
 			wantMsg:  "invalid value 5000000 (out of bound <=2097152)",
+		},
+		{
+			name: "a production etcd has an odd number of members",
+			edit: chain(extra("production: true"), replace(`etcd: endpoints: ["etcd:2379"]`,
+				`etcd: {mode: "managed", managed: {replicas: 4, rootPassword: {name: "e", key: "p"}, jwtKeySecret: "j"}} // HERE`)),
+			wantPath: "environments.t.dependencies.etcd.managed.replicas",
+			wantMsg:  "must be one of 3, 5, 7, 9, got 4",
 		},
 		{
 			name:     "wrong type",

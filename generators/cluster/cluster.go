@@ -19,12 +19,15 @@ import (
 const PodSecurityVersion = "v1.37"
 
 // Namespace is the environment's namespace with Pod Security admission
-// labels: "restricted" is enforced when the Milvus pods run as non-root,
-// "baseline" otherwise (the Milvus image runs as root by default); warnings
-// and audit are always at "restricted", so the gap stays visible.
+// labels: "restricted" is enforced when the Milvus pods run as non-root
+// (and no managed MinIO needs less), "baseline" otherwise (the Milvus image
+// runs as root by default); warnings and audit are always at "restricted",
+// so the gap stays visible.
 func Namespace(env *model.Environment) *corev1.Namespace {
 	enforce := "baseline"
-	if env.Security.RunAsNonRoot {
+	// The MinIO chart cannot drop capabilities or set a seccomp profile:
+	// with a managed MinIO the namespace can enforce "baseline" only.
+	if env.Security.RunAsNonRoot && env.Dependencies.ObjectStorage.Managed == nil {
 		enforce = "restricted"
 	}
 	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)

@@ -81,47 +81,65 @@ const inClusterServer = "https://kubernetes.default.svc"
 // valuesRef names the Git source whose files the chart source reads.
 const valuesRef = "values"
 
-func argocd(env *model.Environment) (*Result, error) {
+// syncWave orders Applications in the app-of-apps sync: the managed
+// dependencies (wave -1) before Milvus (wave 0). Argo CD waits for a wave to
+// be healthy only with a health check for argoproj.io/Application
+// configured in argocd-cm (see the README).
+const syncWave = "argocd.argoproj.io/sync-wave"
+
+func argocd(env *model.Environment, deps []Release) (*Result, error) {
 	a := env.Delivery.ArgoCD
-	app := &Application{
-		TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Application"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      env.Release,
-			Namespace: a.Namespace,
-			Labels:    generators.CommonLabels(env.Name, env.Release, env.Labels),
-			// Deleting the Application deletes what it deployed.
-			Finalizers: []string{"resources-finalizer.argocd.argoproj.io/foreground"},
-		},
-		Spec: ApplicationSpec{
-			Project:     a.Project,
-			Destination: ApplicationDestination{Server: inClusterServer, Namespace: env.Namespace},
-			Sources: []ApplicationSource{
-				{
-					RepoURL:        env.Milvus.Chart.Repository,
-					Chart:          env.Milvus.Chart.Name,
-					TargetRevision: env.Milvus.Chart.Version,
-					Helm: &ApplicationHelm{
-						ReleaseName: env.Release,
-						ValueFiles:  []string{"$" + valuesRef + "/" + path.Join(a.Source.Path, ValuesFile)},
+	res := &Result{}
+	milvus := Release{Name: env.Release, Chart: env.Milvus.Chart, ValuesFile: ValuesFile}
+	for _, r := range append(append([]Release{}, deps...), milvus) {
+		app := &Application{
+			TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Application"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      r.Name,
+				Namespace: a.Namespace,
+				Labels:    generators.CommonLabels(env.Name, env.Release, env.Labels),
+				// Deleting the Application deletes what it deployed.
+				Finalizers: []string{"resources-finalizer.argocd.argoproj.io/foreground"},
+			},
+			Spec: ApplicationSpec{
+				Project:     a.Project,
+				Destination: ApplicationDestination{Server: inClusterServer, Namespace: env.Namespace},
+				Sources: []ApplicationSource{
+					{
+						RepoURL:        r.Chart.Repository,
+						Chart:          r.Chart.Name,
+						TargetRevision: r.Chart.Version,
+						Helm: &ApplicationHelm{
+							ReleaseName: r.Name,
+							ValueFiles:  []string{"$" + valuesRef + "/" + path.Join(a.Source.Path, r.ValuesFile)},
+						},
+					},
+					{RepoURL: a.Source.RepoURL, TargetRevision: a.Source.TargetRevision, Ref: valuesRef},
+				},
+				SyncPolicy: &SyncPolicy{
+					SyncOptions: a.SyncOptions,
+					Retry: &RetryStrategy{
+						Limit: a.Retry.Limit,
+						Backoff: &Backoff{
+							Duration:    a.Retry.Backoff.Duration,
+							Factor:      &a.Retry.Backoff.Factor,
+							MaxDuration: a.Retry.Backoff.MaxDuration,
+						},
 					},
 				},
-				{RepoURL: a.Source.RepoURL, TargetRevision: a.Source.TargetRevision, Ref: valuesRef},
 			},
-			SyncPolicy: &SyncPolicy{
-				SyncOptions: a.SyncOptions,
-				Retry: &RetryStrategy{
-					Limit: a.Retry.Limit,
-					Backoff: &Backoff{
-						Duration:    a.Retry.Backoff.Duration,
-						Factor:      &a.Retry.Backoff.Factor,
-						MaxDuration: a.Retry.Backoff.MaxDuration,
-					},
-				},
-			},
-		},
+		}
+		if len(deps) > 0 {
+			wave := "0"
+			if r.Name != env.Release {
+				wave = "-1"
+			}
+			app.Annotations = map[string]string{syncWave: wave}
+		}
+		if a.Automated.Enabled {
+			app.Spec.SyncPolicy.Automated = &SyncPolicyAutomated{Prune: a.Automated.Prune, SelfHeal: a.Automated.SelfHeal}
+		}
+		res.Objects = append(res.Objects, app)
 	}
-	if a.Automated.Enabled {
-		app.Spec.SyncPolicy.Automated = &SyncPolicyAutomated{Prune: a.Automated.Prune, SelfHeal: a.Automated.SelfHeal}
-	}
-	return &Result{Objects: []generators.Object{app}}, nil
+	return res, nil
 }

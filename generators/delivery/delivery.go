@@ -1,5 +1,7 @@
 // Package delivery generates the GitOps objects that install the Milvus
-// chart: a Flux HelmRepository and HelmRelease, or an Argo CD Application.
+// chart and the managed dependencies: Flux HelmRepositories and
+// HelmReleases, or Argo CD Applications, one release each, dependencies
+// first.
 package delivery
 
 import (
@@ -12,17 +14,31 @@ import (
 // ValuesFile is the name of the Helm values file in the overlay.
 const ValuesFile = "values.yaml"
 
+// Release is one Helm release the overlay delivers.
+type Release struct {
+	// Name is the Helm release name, and the HelmRelease's or
+	// Application's.
+	Name  string
+	Chart model.Chart
+	// ValuesFile is the values file in the overlay.
+	ValuesFile string
+}
+
 // Result is what a delivery generator adds to the overlay: objects, and for
-// Flux the kustomize configMapGenerator that turns values.yaml into a
-// ConfigMap with a content hash in its name.
+// Flux the kustomize configMapGenerators that turn the values files into
+// ConfigMaps with a content hash in their names.
 type Result struct {
 	Objects []generators.Object
-	// ValuesConfigMap, when set, is the name of the ConfigMap to generate
-	// from values.yaml.
-	ValuesConfigMap string
+	// ValuesConfigMaps are the ConfigMaps to generate, by values file.
+	ValuesConfigMaps []ValuesConfigMap
 	// NameReferences tells kustomize which fields of custom resources refer
-	// to that ConfigMap, so the hashed name reaches them.
+	// to those ConfigMaps, so the hashed names reach them.
 	NameReferences []NameReference
+}
+
+// ValuesConfigMap is a ConfigMap generated from a values file.
+type ValuesConfigMap struct {
+	Name, File string
 }
 
 // NameReference is a field of a custom resource that names a ConfigMap.
@@ -30,13 +46,14 @@ type NameReference struct {
 	Group, Version, Kind, Path string
 }
 
-// Generate dispatches on the environment's delivery kind.
-func Generate(env *model.Environment) (*Result, error) {
+// Generate dispatches on the environment's delivery kind. deps are the
+// managed dependencies, installed before Milvus.
+func Generate(env *model.Environment, deps []Release) (*Result, error) {
 	switch env.Delivery.Kind {
 	case "flux":
-		return flux(env)
+		return flux(env, deps)
 	case "argocd":
-		return argocd(env)
+		return argocd(env, deps)
 	}
 	return nil, fmt.Errorf("delivery: unknown kind %q", env.Delivery.Kind)
 }

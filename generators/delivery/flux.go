@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -17,7 +18,7 @@ import (
 // RepositoryName is the HelmRepository of the official Milvus charts.
 const RepositoryName = "milvus"
 
-func flux(env *model.Environment) (*Result, error) {
+func flux(env *model.Environment, deps []Release) (*Result, error) {
 	f := env.Delivery.Flux
 	durations := map[string]string{"interval": f.Interval, "sourceInterval": f.SourceInterval, "timeout": f.Timeout}
 	d := map[string]metav1.Duration{}
@@ -29,69 +30,96 @@ func flux(env *model.Environment) (*Result, error) {
 		d[k] = metav1.Duration{Duration: v}
 	}
 	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)
+	res := &Result{NameReferences: []NameReference{{
+		Group: helmv2.GroupVersion.Group, Version: helmv2.GroupVersion.Version,
+		Kind: helmv2.HelmReleaseKind, Path: "spec/valuesFrom/name",
+	}}}
 
-	repo := &sourcev1.HelmRepository{
-		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.HelmRepositoryKind},
-		ObjectMeta: metav1.ObjectMeta{Name: RepositoryName, Namespace: env.Namespace, Labels: labels},
-		Spec: sourcev1.HelmRepositorySpec{
-			URL:      env.Milvus.Chart.Repository,
-			Interval: d["sourceInterval"],
-		},
+	// One HelmRepository per chart repository, in a stable order.
+	repos := map[string]string{}
+	milvus := Release{Name: env.Release, Chart: env.Milvus.Chart, ValuesFile: ValuesFile}
+	all := append(append([]Release{}, deps...), milvus)
+	for _, r := range all {
+		name := repositoryName(r.Chart.Repository)
+		if _, ok := repos[name]; ok {
+			continue
+		}
+		repos[name] = r.Chart.Repository
+		res.Objects = append(res.Objects, &sourcev1.HelmRepository{
+			TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.HelmRepositoryKind},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.Namespace, Labels: labels},
+			Spec:       sourcev1.HelmRepositorySpec{URL: r.Chart.Repository, Interval: d["sourceInterval"]},
+		})
 	}
 
-	valuesName := env.Release + "-values"
 	timeout := d["timeout"]
 	yes := true
-	release := &helmv2.HelmRelease{
-		TypeMeta:   metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
-		ObjectMeta: metav1.ObjectMeta{Name: env.Release, Namespace: env.Namespace, Labels: labels},
-		Spec: helmv2.HelmReleaseSpec{
-			ReleaseName: env.Release,
-			Interval:    d["interval"],
-			Timeout:     &timeout,
-			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
-				Chart:   env.Milvus.Chart.Name,
-				Version: env.Milvus.Chart.Version,
-				SourceRef: helmv2.CrossNamespaceObjectReference{
-					Kind: sourcev1.HelmRepositoryKind,
-					Name: RepositoryName,
+	for _, r := range all {
+		valuesName := r.Name + "-values"
+		res.ValuesConfigMaps = append(res.ValuesConfigMaps, ValuesConfigMap{Name: valuesName, File: r.ValuesFile})
+		release := &helmv2.HelmRelease{
+			TypeMeta:   metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
+			ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: env.Namespace, Labels: labels},
+			Spec: helmv2.HelmReleaseSpec{
+				ReleaseName: r.Name,
+				Interval:    d["interval"],
+				Timeout:     &timeout,
+				Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+					Chart:   r.Chart.Name,
+					Version: r.Chart.Version,
+					SourceRef: helmv2.CrossNamespaceObjectReference{
+						Kind: sourcev1.HelmRepositoryKind,
+						Name: repositoryName(r.Chart.Repository),
+					},
+				}},
+				Install: &helmv2.Install{
+					Remediation: &helmv2.InstallRemediation{Retries: f.Retries},
 				},
-			}},
-			Install: &helmv2.Install{
-				Remediation: &helmv2.InstallRemediation{Retries: f.Retries},
-			},
-			Upgrade: &helmv2.Upgrade{
-				CleanupOnFail: true,
-				Remediation: &helmv2.UpgradeRemediation{
-					Retries:              f.Retries,
-					RemediateLastFailure: &yes,
-					Strategy:             ptr(helmv2.RollbackRemediationStrategy),
+				Upgrade: &helmv2.Upgrade{
+					CleanupOnFail: true,
+					Remediation: &helmv2.UpgradeRemediation{
+						Retries:              f.Retries,
+						RemediateLastFailure: &yes,
+						Strategy:             ptr(helmv2.RollbackRemediationStrategy),
+					},
 				},
+				DriftDetection: &helmv2.DriftDetection{Mode: helmv2.DriftDetectionMode(f.DriftDetection)},
+				ValuesFrom: []helmv2.ValuesReference{{
+					Kind:      "ConfigMap",
+					Name:      valuesName,
+					ValuesKey: r.ValuesFile,
+				}},
 			},
-			DriftDetection: &helmv2.DriftDetection{Mode: helmv2.DriftDetectionMode(f.DriftDetection)},
-			ValuesFrom: []helmv2.ValuesReference{{
-				Kind:      "ConfigMap",
-				Name:      valuesName,
-				ValuesKey: ValuesFile,
-			}},
-		},
-	}
-	if g := env.Availability.TerminationGracePeriodSeconds; g != nil {
-		pr, err := gracePeriodPostRenderer(env.Release, *g)
-		if err != nil {
-			return nil, err
 		}
-		release.Spec.PostRenderers = []helmv2.PostRenderer{pr}
+		if r.Name == env.Release {
+			// Milvus installs once its dependencies are Ready.
+			for _, dep := range deps {
+				release.Spec.DependsOn = append(release.Spec.DependsOn, helmv2.DependencyReference{Name: dep.Name})
+			}
+			if g := env.Availability.TerminationGracePeriodSeconds; g != nil {
+				pr, err := gracePeriodPostRenderer(env.Release, *g)
+				if err != nil {
+					return nil, err
+				}
+				release.Spec.PostRenderers = []helmv2.PostRenderer{pr}
+			}
+		}
+		res.Objects = append(res.Objects, release)
 	}
+	return res, nil
+}
 
-	return &Result{
-		Objects:         []generators.Object{repo, release},
-		ValuesConfigMap: valuesName,
-		NameReferences: []NameReference{{
-			Group: helmv2.GroupVersion.Group, Version: helmv2.GroupVersion.Version,
-			Kind: helmv2.HelmReleaseKind, Path: "spec/valuesFrom/name",
-		}},
-	}, nil
+// repositoryName names the HelmRepository of a chart repository URL.
+func repositoryName(url string) string {
+	switch {
+	case strings.Contains(url, "zilliztech.github.io/milvus-helm"):
+		return RepositoryName
+	case strings.Contains(url, "bitnami"):
+		return "bitnami"
+	case strings.Contains(url, "pulsar.apache.org"):
+		return "apache-pulsar"
+	}
+	return "charts"
 }
 
 // jsonPatchOp is one RFC 6902 operation.

@@ -238,6 +238,10 @@ func extraEnv(env *model.Environment) []corev1.EnvVar {
 	if a := env.Dependencies.Etcd.Auth; a != nil {
 		out = append(out, secretEnv("ETCD_AUTH_USERNAME", a.Username), secretEnv("ETCD_AUTH_PASSWORD", a.Password))
 	}
+	if m := env.Dependencies.Etcd.Managed; m != nil {
+		// The managed etcd has RBAC on; its user is root.
+		out = append(out, corev1.EnvVar{Name: "ETCD_AUTH_USERNAME", Value: "root"}, secretEnv("ETCD_AUTH_PASSWORD", m.RootPassword))
+	}
 	switch mq := env.Dependencies.MessageQueue; mq.Type {
 	case "pulsar":
 		out = append(out, corev1.EnvVar{Name: "PULSAR_PORT", Value: strconv.Itoa(mq.Pulsar.Port)})

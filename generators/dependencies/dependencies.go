@@ -1,0 +1,213 @@
+// Package dependencies generates the Helm values of the managed
+// dependencies (etcd, MinIO) and the releases that install them before
+// Milvus. Values are typed mirrors of the chart keys we set, for the chart
+// versions the Milvus chart vendors.
+package dependencies
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/milvus-gitops/milvusgen/generators"
+	"github.com/milvus-gitops/milvusgen/generators/delivery"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// Generate returns the managed dependencies' releases and values files.
+func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, error) {
+	var releases []delivery.Release
+	files := map[string][]byte{}
+	add := func(name string, chart model.Chart, values any) error {
+		file := "values-" + name + ".yaml"
+		b, err := yaml.Marshal(values)
+		if err != nil {
+			return fmt.Errorf("%s values: %w", name, err)
+		}
+		files[file] = b
+		releases = append(releases, delivery.Release{Name: env.Release + "-" + name, Chart: chart, ValuesFile: file})
+		return nil
+	}
+	if m := env.Dependencies.Etcd.Managed; m != nil {
+		if err := add("etcd", m.Chart, etcdValues(env, m)); err != nil {
+			return nil, nil, err
+		}
+	}
+	if m := env.Dependencies.ObjectStorage.Managed; m != nil {
+		if err := add("minio", m.Chart, minioValues(env, m)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return releases, files, nil
+}
+
+// EtcdValues are the keys of bitnami etcd 8.12.0 we set.
+type EtcdValues struct {
+	ReplicaCount             int32                        `json:"replicaCount"`
+	Auth                     EtcdAuth                     `json:"auth"`
+	Persistence              Persistence                  `json:"persistence"`
+	Resources                *corev1.ResourceRequirements `json:"resources,omitempty"`
+	PodAntiAffinityPreset    string                       `json:"podAntiAffinityPreset"`
+	PDB                      EtcdPDB                      `json:"pdb"`
+	PodSecurityContext       map[string]any               `json:"podSecurityContext"`
+	ContainerSecurityContext map[string]any               `json:"containerSecurityContext"`
+}
+
+// EtcdAuth turns RBAC on, with the root password from a Secret, and signs
+// tokens with a key from a Secret.
+type EtcdAuth struct {
+	RBAC  EtcdRBAC  `json:"rbac"`
+	Token EtcdToken `json:"token"`
+}
+
+// EtcdToken is auth.token: JWT with an existing key.
+type EtcdToken struct {
+	Enabled    bool         `json:"enabled"`
+	Type       string       `json:"type"`
+	PrivateKey EtcdTokenKey `json:"privateKey"`
+}
+
+// EtcdTokenKey is auth.token.privateKey.
+type EtcdTokenKey struct {
+	Filename       string `json:"filename"`
+	ExistingSecret string `json:"existingSecret"`
+}
+
+// EtcdRBAC is auth.rbac.
+type EtcdRBAC struct {
+	Create                    bool   `json:"create"`
+	AllowNoneAuthentication   bool   `json:"allowNoneAuthentication"`
+	ExistingSecret            string `json:"existingSecret"`
+	ExistingSecretPasswordKey string `json:"existingSecretPasswordKey"`
+}
+
+// EtcdPDB keeps a quorum through drains.
+type EtcdPDB struct {
+	Create       bool   `json:"create"`
+	MinAvailable string `json:"minAvailable"`
+}
+
+// Persistence is a claim per member.
+type Persistence struct {
+	Enabled      bool   `json:"enabled"`
+	StorageClass string `json:"storageClass,omitempty"`
+	Size         string `json:"size"`
+}
+
+func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
+	uid := int64(1001) // the bitnami image's user
+	v := EtcdValues{
+		ReplicaCount: m.Replicas,
+		Auth: EtcdAuth{
+			RBAC: EtcdRBAC{
+				Create: true, AllowNoneAuthentication: false,
+				ExistingSecret: m.RootPassword.Name, ExistingSecretPasswordKey: m.RootPassword.Key,
+			},
+			Token: EtcdToken{Enabled: true, Type: "jwt", PrivateKey: EtcdTokenKey{Filename: "jwt-token.pem", ExistingSecret: m.JWTKeySecret}},
+		},
+		Persistence:           persistence(m.Persistence),
+		PodAntiAffinityPreset: antiAffinity(env),
+		// A majority stays up through a drain.
+		PDB: EtcdPDB{Create: true, MinAvailable: "51%"},
+		// The chart passes these through: the pods pass "restricted".
+		PodSecurityContext: map[string]any{"enabled": true, "fsGroup": uid, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+		ContainerSecurityContext: map[string]any{
+			"enabled": true, "runAsUser": uid, "runAsNonRoot": true, "allowPrivilegeEscalation": false,
+			"capabilities": map[string]any{"drop": []string{"ALL"}}, "seccompProfile": map[string]any{"type": "RuntimeDefault"},
+		},
+	}
+	if m.Resources != nil {
+		r := generators.ResourceRequirements(*m.Resources)
+		v.Resources = &r
+	}
+	return v
+}
+
+// MinioValues are the keys of the MinIO chart 8.0.17 we set.
+type MinioValues struct {
+	Mode                string                       `json:"mode"`
+	Replicas            int32                        `json:"replicas"`
+	ExistingSecret      string                       `json:"existingSecret"`
+	Persistence         MinioPersistence             `json:"persistence"`
+	Resources           *corev1.ResourceRequirements `json:"resources,omitempty"`
+	Buckets             []Bucket                     `json:"buckets"`
+	PodDisruptionBudget MinioPDB                     `json:"podDisruptionBudget"`
+	Affinity            *corev1.Affinity             `json:"affinity,omitempty"`
+	SecurityContext     MinioSecurityContext         `json:"securityContext"`
+}
+
+// MinioPersistence is a claim per server.
+type MinioPersistence struct {
+	Enabled      bool   `json:"enabled"`
+	StorageClass string `json:"storageClass,omitempty"`
+	Size         string `json:"size"`
+}
+
+// Bucket is created by the chart's post-install job.
+type Bucket struct {
+	Name   string `json:"name"`
+	Policy string `json:"policy"`
+	Purge  bool   `json:"purge"`
+}
+
+// MinioPDB is the chart's PodDisruptionBudget.
+type MinioPDB struct {
+	Enabled        bool `json:"enabled"`
+	MaxUnavailable int  `json:"maxUnavailable"`
+}
+
+// MinioSecurityContext is all the chart supports: a non-root UID.
+type MinioSecurityContext struct {
+	Enabled    bool  `json:"enabled"`
+	RunAsUser  int64 `json:"runAsUser"`
+	RunAsGroup int64 `json:"runAsGroup"`
+	FSGroup    int64 `json:"fsGroup"`
+}
+
+func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
+	mode := "distributed"
+	if m.Replicas < 4 {
+		mode = "standalone"
+	}
+	v := MinioValues{
+		Mode:           mode,
+		Replicas:       m.Replicas,
+		ExistingSecret: m.RootCredentials.SecretName,
+		Persistence: MinioPersistence{Enabled: true, StorageClass: m.Persistence.StorageClass,
+			Size: resource.NewQuantity(m.Persistence.Size, resource.BinarySI).String()},
+		// The bucket Milvus uses, created declaratively by the chart.
+		Buckets:             []Bucket{{Name: env.Dependencies.ObjectStorage.Bucket, Policy: "none", Purge: false}},
+		PodDisruptionBudget: MinioPDB{Enabled: true, MaxUnavailable: 1},
+		SecurityContext:     MinioSecurityContext{Enabled: true, RunAsUser: 1000, RunAsGroup: 1000, FSGroup: 1000},
+	}
+	term := corev1.PodAffinityTerm{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "minio", "release": env.Release + "-minio"}},
+		TopologyKey:   env.Topology.HostnameLabel,
+	}
+	if antiAffinity(env) == "hard" {
+		v.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{term}}}
+	} else {
+		v.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: term}}}}
+	}
+	if m.Resources != nil {
+		r := generators.ResourceRequirements(*m.Resources)
+		v.Resources = &r
+	}
+	return v
+}
+
+// antiAffinity: production spreads members over nodes (hard), others
+// prefer to.
+func antiAffinity(env *model.Environment) string {
+	if env.Production {
+		return "hard"
+	}
+	return "soft"
+}
+
+func persistence(p model.Persistence) Persistence {
+	return Persistence{Enabled: true, StorageClass: p.StorageClass, Size: resource.NewQuantity(p.Size, resource.BinarySI).String()}
+}

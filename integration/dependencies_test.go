@@ -1,0 +1,172 @@
+package integration
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// extractChart unpacks a chart archive into a temp dir once per test.
+func extractChart(t *testing.T, tgz string) string {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := os.Open(tgz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return dir
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(target, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestManagedDependenciesThroughTheirCharts renders every managed
+// dependency's values through its real chart (the subcharts vendored in the
+// Milvus chart) and checks what would run: replicas, volume claims with the
+// storage class and size, anti-affinity, a disruption budget, credentials
+// from Secrets only.
+func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	charts := extractChart(t, filepath.Join(testenv.Shared(t), "charts", "milvus-5.0.19.tgz"))
+	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v137, _ := psapi.ParseVersion("v1.37")
+	tested := 0
+	for name, r := range renderAll(t) {
+		env := r.Env
+		type dep struct {
+			chart, file string
+			replicas    int32
+			persistence model.Persistence
+			secrets     map[string]string // env var -> Secret name
+			restricted  bool
+		}
+		var deps []dep
+		if m := env.Dependencies.Etcd.Managed; m != nil {
+			deps = append(deps, dep{"etcd", "values-etcd.yaml", m.Replicas, m.Persistence,
+				map[string]string{"ETCD_ROOT_PASSWORD": m.RootPassword.Name}, true})
+		}
+		if m := env.Dependencies.ObjectStorage.Managed; m != nil {
+			deps = append(deps, dep{"minio", "values-minio.yaml", m.Replicas, m.Persistence,
+				map[string]string{"MINIO_ACCESS_KEY": m.RootCredentials.SecretName, "MINIO_SECRET_KEY": m.RootCredentials.SecretName}, false})
+		}
+		for _, d := range deps {
+			tested++
+			t.Run(name+"/"+d.chart, func(t *testing.T) {
+				release := env.Release + "-" + d.chart
+				out := run(t, helm, "template", release, filepath.Join(charts, "milvus", "charts", d.chart),
+					"--namespace", env.Namespace, "--values", writeTemp(t, "values.yaml", r.Files[d.file]))
+				var sts *appsv1.StatefulSet
+				pdb := false
+				for _, o := range decodeAll(t, out) {
+					switch o.GetKind() {
+					case "StatefulSet":
+						sts = &appsv1.StatefulSet{}
+						convert(t, o, sts)
+					case "PodDisruptionBudget":
+						pdb = true
+					case "Secret":
+						t.Errorf("the chart renders Secret %s: credentials must come from the existing Secret", o.GetName())
+					}
+				}
+				if sts == nil {
+					t.Fatal("no StatefulSet")
+				}
+				if sts.Spec.Replicas == nil || *sts.Spec.Replicas != d.replicas {
+					t.Errorf("replicas %v, want %d", sts.Spec.Replicas, d.replicas)
+				}
+				if len(sts.Spec.VolumeClaimTemplates) != 1 {
+					t.Fatalf("volume claim templates: %d", len(sts.Spec.VolumeClaimTemplates))
+				}
+				vct := sts.Spec.VolumeClaimTemplates[0].Spec
+				if d.persistence.StorageClass != "" && (vct.StorageClassName == nil || *vct.StorageClassName != d.persistence.StorageClass) {
+					t.Errorf("storage class %v, want %s", vct.StorageClassName, d.persistence.StorageClass)
+				}
+				if got := vct.Resources.Requests.Storage().Value(); got != d.persistence.Size {
+					t.Errorf("volume size %d, want %d", got, d.persistence.Size)
+				}
+				pod := sts.Spec.Template.Spec
+				if env.Production && (pod.Affinity == nil || pod.Affinity.PodAntiAffinity == nil || len(pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) == 0) {
+					t.Errorf("production members must be on distinct nodes: %+v", pod.Affinity)
+				}
+				if !pdb {
+					t.Error("no PodDisruptionBudget")
+				}
+				found := map[string]bool{}
+				for _, c := range pod.Containers {
+					for _, e := range c.Env {
+						if want, ok := d.secrets[e.Name]; ok {
+							found[e.Name] = true
+							if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil || e.ValueFrom.SecretKeyRef.Name != want || e.Value != "" {
+								t.Errorf("%s must come from Secret %s: %+v", e.Name, want, e)
+							}
+						}
+					}
+				}
+				for v := range d.secrets {
+					if !found[v] {
+						t.Errorf("no %s in the pods", v)
+					}
+				}
+				for _, plain := range []string{"minioadmin", `rootPassword: "`, `accessKey: "`} {
+					if strings.Contains(string(out), plain) {
+						t.Errorf("plaintext credential %q in the chart output", plain)
+					}
+				}
+				if d.chart == "minio" && !strings.Contains(string(out), env.Dependencies.ObjectStorage.Bucket) {
+					t.Errorf("the chart does not create bucket %s", env.Dependencies.ObjectStorage.Bucket)
+				}
+				level := psapi.LevelBaseline
+				if d.restricted {
+					level = psapi.LevelRestricted
+				}
+				if agg := policy.AggregateCheckResults(ev.EvaluatePod(psapi.LevelVersion{Level: level, Version: v137}, &sts.Spec.Template.ObjectMeta, &pod)); !agg.Allowed {
+					t.Errorf("violates %s: %s", level, agg.ForbiddenDetail())
+				}
+				t.Log(fmt.Sprintf("%s: %d replicas, %s %d bytes, PDB, Secrets %v", release, d.replicas, d.persistence.StorageClass, d.persistence.Size, d.secrets))
+			})
+		}
+	}
+	if tested == 0 {
+		t.Fatal("no environment manages a dependency")
+	}
+}

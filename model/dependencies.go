@@ -1,0 +1,31 @@
+package model
+
+// Persistence is a volume claim per member.
+type Persistence struct {
+	StorageClass string `json:"storageClass"`
+	Size         int64  `json:"size"`
+}
+
+// ManagedEtcd is the etcd this overlay deploys.
+type ManagedEtcd struct {
+	Chart        Chart        `json:"chart"`
+	Replicas     int32        `json:"replicas"`
+	Persistence  Persistence  `json:"persistence"`
+	Resources    *Resources   `json:"resources,omitempty"`
+	RootPassword SecretKeyRef `json:"rootPassword"`
+	JWTKeySecret string       `json:"jwtKeySecret"`
+}
+
+// ManagedMinio is the MinIO this overlay deploys.
+type ManagedMinio struct {
+	Chart           Chart           `json:"chart"`
+	Replicas        int32           `json:"replicas"`
+	Persistence     Persistence     `json:"persistence"`
+	Resources       *Resources      `json:"resources,omitempty"`
+	RootCredentials RootCredentials `json:"rootCredentials"`
+}
+
+// RootCredentials names the Secret with MinIO's root keys.
+type RootCredentials struct {
+	SecretName string `json:"secretName"`
+}

@@ -32,7 +32,7 @@ func TestChartYieldsIntendedCluster(t *testing.T) {
 			env := r.Env
 			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
 			values := writeTemp(t, "values.yaml", r.Files["values.yaml"])
-			stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--values", values)
+			stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", values)
 			objs := decodeAll(t, stream)
 			overlay := decodeOverlay(t, r)
 			checkChartObjects(t, env, objs, overlay)

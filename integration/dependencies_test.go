@@ -94,7 +94,7 @@ func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
 			t.Run(name+"/"+d.chart, func(t *testing.T) {
 				release := env.Release + "-" + d.chart
 				out := run(t, helm, "template", release, filepath.Join(charts, "milvus", "charts", d.chart),
-					"--namespace", env.Namespace, "--values", writeTemp(t, "values.yaml", r.Files[d.file]))
+					"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files[d.file]))
 				var sts *appsv1.StatefulSet
 				pdb := false
 				for _, o := range decodeAll(t, out) {
@@ -168,5 +168,93 @@ func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
 	}
 	if tested == 0 {
 		t.Fatal("no environment manages a dependency")
+	}
+}
+
+// TestManagedPulsarThroughItsChart renders the managed Pulsar through the
+// real chart: every stateful role with its replicas, claims and spread,
+// disruption budgets, and the proxy Service Milvus is pointed at.
+func TestManagedPulsarThroughItsChart(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	charts := extractChart(t, filepath.Join(testenv.Shared(t), "charts", "milvus-5.0.19.tgz"))
+	tested := 0
+	for name, r := range renderAll(t) {
+		env := r.Env
+		m := env.Dependencies.MessageQueue.Managed
+		if m == nil {
+			continue
+		}
+		tested++
+		t.Run(name, func(t *testing.T) {
+			release := env.Release + "-pulsar"
+			out := run(t, helm, "template", release, filepath.Join(charts, "milvus", "charts", "pulsar"),
+				"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files["values-pulsar.yaml"]))
+			sets := map[string]*appsv1.StatefulSet{}
+			pdbs, services := 0, map[string]bool{}
+			for _, o := range decodeAll(t, out) {
+				switch o.GetKind() {
+				case "StatefulSet":
+					var s appsv1.StatefulSet
+					convert(t, o, &s)
+					sets[s.Spec.Template.Labels["component"]] = &s
+				case "PodDisruptionBudget":
+					pdbs++
+				case "Service":
+					services[o.GetName()] = true
+				case "Secret":
+					t.Errorf("the chart renders Secret %s", o.GetName())
+				}
+			}
+			type role struct {
+				component string
+				replicas  int32
+				claims    map[string]int64
+			}
+			for _, want := range []role{
+				{"zookeeper", m.Zookeeper.Replicas, map[string]int64{"data": m.Zookeeper.Size}},
+				{"bookie", m.Bookkeeper.Replicas, map[string]int64{"journal": m.Bookkeeper.JournalSize, "ledgers": m.Bookkeeper.LedgersSize}},
+				{"broker", m.Broker.Replicas, nil},
+				{"proxy", m.Proxy.Replicas, nil},
+			} {
+				s, ok := sets[want.component]
+				if !ok {
+					t.Errorf("no %s StatefulSet (have %v)", want.component, keys(sets))
+					continue
+				}
+				if s.Spec.Replicas == nil || *s.Spec.Replicas != want.replicas {
+					t.Errorf("%s replicas %v, want %d", want.component, s.Spec.Replicas, want.replicas)
+				}
+				for _, vct := range s.Spec.VolumeClaimTemplates {
+					for suffix, size := range want.claims {
+						if !strings.HasSuffix(vct.Name, suffix) {
+							continue
+						}
+						delete(want.claims, suffix)
+						if got := vct.Spec.Resources.Requests.Storage().Value(); got != size {
+							t.Errorf("%s %s size %d, want %d", want.component, suffix, got, size)
+						}
+						if m.StorageClass != "" && (vct.Spec.StorageClassName == nil || *vct.Spec.StorageClassName != m.StorageClass) {
+							t.Errorf("%s %s storage class %v, want %s", want.component, suffix, vct.Spec.StorageClassName, m.StorageClass)
+						}
+					}
+				}
+				for suffix := range want.claims {
+					t.Errorf("%s has no %s claim", want.component, suffix)
+				}
+				a := s.Spec.Template.Spec.Affinity
+				if env.Production && (a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) == 0) {
+					t.Errorf("%s: production members must be on distinct nodes", want.component)
+				}
+			}
+			if pdbs < 4 {
+				t.Errorf("%d PodDisruptionBudgets, want one per role", pdbs)
+			}
+			if host := env.Dependencies.MessageQueue.Pulsar.Host; !services[host] {
+				t.Errorf("Milvus points at %s, the chart has Services %v", host, keys(services))
+			}
+		})
+	}
+	if tested == 0 {
+		t.Fatal("no environment manages Pulsar")
 	}
 }

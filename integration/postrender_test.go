@@ -36,7 +36,7 @@ func TestFluxPostRendererSetsGracePeriod(t *testing.T) {
 				t.Fatal(err)
 			}
 			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
-			stream := run(t, helm, "template", r.Env.Release, chart, "--namespace", r.Env.Namespace, "--values", writeTemp(t, "values.yaml", r.Files["values.yaml"]))
+			stream := run(t, helm, "template", r.Env.Release, chart, "--namespace", r.Env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files["values.yaml"]))
 
 			k := types.Kustomization{Resources: []string{"chart.yaml"}}
 			for _, pr := range hr.Spec.PostRenderers {

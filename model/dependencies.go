@@ -29,3 +29,24 @@ type ManagedMinio struct {
 type RootCredentials struct {
 	SecretName string `json:"secretName"`
 }
+
+// ManagedPulsar is the Pulsar this overlay deploys.
+type ManagedPulsar struct {
+	Chart        Chart  `json:"chart"`
+	StorageClass string `json:"storageClass"`
+	Zookeeper    struct {
+		Replicas int32 `json:"replicas"`
+		Size     int64 `json:"size"`
+	} `json:"zookeeper"`
+	Bookkeeper struct {
+		Replicas    int32 `json:"replicas"`
+		JournalSize int64 `json:"journalSize"`
+		LedgersSize int64 `json:"ledgersSize"`
+	} `json:"bookkeeper"`
+	Broker struct {
+		Replicas int32 `json:"replicas"`
+	} `json:"broker"`
+	Proxy struct {
+		Replicas int32 `json:"replicas"`
+	} `json:"proxy"`
+}

@@ -25,9 +25,9 @@ const PodSecurityVersion = "v1.37"
 // so the gap stays visible.
 func Namespace(env *model.Environment) *corev1.Namespace {
 	enforce := "baseline"
-	// The MinIO chart cannot drop capabilities or set a seccomp profile:
-	// with a managed MinIO the namespace can enforce "baseline" only.
-	if env.Security.RunAsNonRoot && env.Dependencies.ObjectStorage.Managed == nil {
+	// The MinIO and Pulsar charts cannot drop capabilities or set a seccomp
+	// profile: with either managed, the namespace can enforce "baseline" only.
+	if env.Security.RunAsNonRoot && env.Dependencies.ObjectStorage.Managed == nil && env.Dependencies.MessageQueue.Managed == nil {
 		enforce = "restricted"
 	}
 	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)

@@ -1,5 +1,5 @@
 // Package dependencies generates the Helm values of the managed
-// dependencies (etcd, MinIO) and the releases that install them before
+// dependencies (etcd, MinIO, Pulsar) and the releases that install them before
 // Milvus. Values are typed mirrors of the chart keys we set, for the chart
 // versions the Milvus chart vendors.
 package dependencies
@@ -38,6 +38,11 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 	}
 	if m := env.Dependencies.ObjectStorage.Managed; m != nil {
 		if err := add("minio", m.Chart, minioValues(env, m)); err != nil {
+			return nil, nil, err
+		}
+	}
+	if m := env.Dependencies.MessageQueue.Managed; m != nil {
+		if err := add("pulsar", m.Chart, pulsarValues(env, m)); err != nil {
 			return nil, nil, err
 		}
 	}

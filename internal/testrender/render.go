@@ -99,5 +99,5 @@ func HelmTemplate(t testing.TB, r Rendered) []byte {
 	t.Helper()
 	chart := filepath.Join(testenv.Shared(t), "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
 	return Run(t, testenv.Tool(t, "helm"), "template", r.Env.Release, chart, "--namespace", r.Env.Namespace,
-		"--values", WriteTemp(t, "values.yaml", r.Files["values.yaml"]))
+		"--kube-version", "v1.37.2", "--values", WriteTemp(t, "values.yaml", r.Files["values.yaml"]))
 }

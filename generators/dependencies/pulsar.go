@@ -1,0 +1,121 @@
+package dependencies
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// PulsarValues are the keys of Apache Pulsar chart 3.3.0 we set. The chart
+// runs its initialisation jobs on install.
+type PulsarValues struct {
+	// The chart bundles a Prometheus and Grafana stack; monitoring is the
+	// environment's own.
+	KubePrometheusStack struct {
+		Enabled bool `json:"enabled"`
+	} `json:"kube-prometheus-stack"`
+	Components PulsarComponents `json:"components"`
+	Affinity   PulsarAffinity   `json:"affinity"`
+	Volumes    PulsarVolumes    `json:"volumes"`
+	Zookeeper  PulsarZookeeper  `json:"zookeeper"`
+	Bookkeeper PulsarBookkeeper `json:"bookkeeper"`
+	Broker     PulsarStateless  `json:"broker"`
+	Proxy      PulsarStateless  `json:"proxy"`
+}
+
+// PulsarComponents: the cluster Milvus needs, without functions, toolset
+// or the manager UI.
+type PulsarComponents struct {
+	Zookeeper     bool `json:"zookeeper"`
+	Bookkeeper    bool `json:"bookkeeper"`
+	Autorecovery  bool `json:"autorecovery"`
+	Broker        bool `json:"broker"`
+	Proxy         bool `json:"proxy"`
+	Functions     bool `json:"functions"`
+	Toolset       bool `json:"toolset"`
+	PulsarManager bool `json:"pulsar_manager"`
+}
+
+// PulsarAffinity spreads every component's pods over nodes.
+type PulsarAffinity struct {
+	AntiAffinity bool   `json:"anti_affinity"`
+	Type         string `json:"type"`
+}
+
+// PulsarVolumes turns persistence on, without the chart's local storage.
+type PulsarVolumes struct {
+	Persistence  bool `json:"persistence"`
+	LocalStorage bool `json:"local_storage"`
+}
+
+// PulsarVolume is one claim template.
+type PulsarVolume struct {
+	Name             string `json:"name"`
+	Size             string `json:"size"`
+	LocalStorage     bool   `json:"local_storage"`
+	StorageClassName string `json:"storageClassName,omitempty"`
+}
+
+// PulsarPDB is a component's disruption budget.
+type PulsarPDB struct {
+	UsePolicy      bool `json:"usePolicy"`
+	MaxUnavailable int  `json:"maxUnavailable"`
+}
+
+// PulsarZookeeper is the ZooKeeper ensemble.
+type PulsarZookeeper struct {
+	ReplicaCount int32          `json:"replicaCount"`
+	Affinity     PulsarAffinity `json:"affinity"`
+	Volumes      struct {
+		Data PulsarVolume `json:"data"`
+	} `json:"volumes"`
+	PDB PulsarPDB `json:"pdb"`
+}
+
+// PulsarBookkeeper are the bookies.
+type PulsarBookkeeper struct {
+	ReplicaCount int32          `json:"replicaCount"`
+	Affinity     PulsarAffinity `json:"affinity"`
+	Volumes      struct {
+		Journal PulsarVolume `json:"journal"`
+		Ledgers PulsarVolume `json:"ledgers"`
+	} `json:"volumes"`
+	PDB PulsarPDB `json:"pdb"`
+}
+
+// PulsarStateless is brokers and proxies.
+type PulsarStateless struct {
+	ReplicaCount int32          `json:"replicaCount"`
+	Affinity     PulsarAffinity `json:"affinity"`
+	PDB          PulsarPDB      `json:"pdb"`
+}
+
+func pulsarValues(env *model.Environment, m *model.ManagedPulsar) PulsarValues {
+	size := func(b int64) string { return resource.NewQuantity(b, resource.BinarySI).String() }
+	vol := func(name string, b int64) PulsarVolume {
+		return PulsarVolume{Name: name, Size: size(b), LocalStorage: false, StorageClassName: m.StorageClass}
+	}
+	pdb := PulsarPDB{UsePolicy: true, MaxUnavailable: 1}
+	affinity := "preferredDuringSchedulingIgnoredDuringExecution"
+	if env.Production {
+		affinity = "requiredDuringSchedulingIgnoredDuringExecution"
+	}
+	spread := PulsarAffinity{AntiAffinity: true, Type: affinity}
+	v := PulsarValues{
+		Components: PulsarComponents{Zookeeper: true, Bookkeeper: true, Autorecovery: true, Broker: true, Proxy: true},
+		Affinity:   spread,
+		Volumes:    PulsarVolumes{Persistence: true, LocalStorage: false},
+		Broker:     PulsarStateless{ReplicaCount: m.Broker.Replicas, Affinity: spread, PDB: pdb},
+		Proxy:      PulsarStateless{ReplicaCount: m.Proxy.Replicas, Affinity: spread, PDB: pdb},
+	}
+	v.Zookeeper.Affinity = spread
+	v.Bookkeeper.Affinity = spread
+	v.Zookeeper.ReplicaCount = m.Zookeeper.Replicas
+	v.Zookeeper.Volumes.Data = vol("data", m.Zookeeper.Size)
+	v.Zookeeper.PDB = pdb
+	v.Bookkeeper.ReplicaCount = m.Bookkeeper.Replicas
+	v.Bookkeeper.Volumes.Journal = vol("journal", m.Bookkeeper.JournalSize)
+	v.Bookkeeper.Volumes.Ledgers = vol("ledgers", m.Bookkeeper.LedgersSize)
+	v.Bookkeeper.PDB = pdb
+	return v
+}

@@ -87,7 +87,8 @@ func (c *crdSchema) validate(obj *unstructured.Unstructured) field.ErrorList {
 }
 
 // TestDeliveryObjectsMatchCRDs validates every custom resource we render
-// (Flux HelmRelease and HelmRepository, Argo CD Application) against the
+// (Flux HelmRelease and HelmRepository, Argo CD Application, External
+// Secrets ExternalSecret, Prometheus Operator objects) against the
 // real CRDs. The Application is a local struct: this is its contract test.
 func TestDeliveryObjectsMatchCRDs(t *testing.T) {
 	crds := loadCRDs(t)
@@ -109,7 +110,7 @@ func TestDeliveryObjectsMatchCRDs(t *testing.T) {
 			}
 		}
 	}
-	for _, kind := range []string{"HelmRelease", "HelmRepository", "Application", "PodMonitor", "PrometheusRule"} {
+	for _, kind := range []string{"HelmRelease", "HelmRepository", "Application", "PodMonitor", "PrometheusRule", "ExternalSecret"} {
 		if !seen[kind] {
 			t.Errorf("no environment renders a %s: the contract is untested", kind)
 		}

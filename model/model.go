@@ -23,6 +23,7 @@ type Environment struct {
 	Probes         Probes               `json:"probes"`
 	Security       Security             `json:"security"`
 	ServiceAccount ServiceAccount       `json:"serviceAccount"`
+	Secrets        Secrets              `json:"secrets"`
 	Delivery       Delivery             `json:"delivery"`
 	Config         Config               `json:"config"`
 	SLO            SLO                  `json:"slo"`

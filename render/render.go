@@ -21,6 +21,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/generators/dependencies"
 	"github.com/milvus-gitops/milvusgen/generators/helmvalues"
 	"github.com/milvus-gitops/milvusgen/generators/monitoring"
+	"github.com/milvus-gitops/milvusgen/generators/secrets"
 	"github.com/milvus-gitops/milvusgen/generators/verify"
 	"github.com/milvus-gitops/milvusgen/model"
 )
@@ -91,6 +92,11 @@ func Environment(env *model.Environment) (FileSet, error) {
 		return nil, fmt.Errorf("verification: %w", err)
 	}
 	objects = append(objects, ver...)
+	sec, err := secrets.Objects(env)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	objects = append(objects, sec...)
 	if err := restoreComponent(fs, env, header); err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}

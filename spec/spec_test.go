@@ -315,6 +315,41 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "must be one of 3, 5, 7, 9, got 4",
 		},
 		{
+			name: "a production MinIO is distributed",
+			edit: chain(extra("production: true"), replace("topology: nodes: 3", "topology: nodes: 6"), replace(`messageQueue: type: "woodpecker"`,
+				`messageQueue: type: "woodpecker"
+		objectStorage: {mode: "managed", bucket: "milvus", managed: {replicas: 1, rootCredentials: secretName: "m"}} // HERE`),
+				replace(`objectStorage: {
+			host:   "minio"
+			bucket: "milvus"
+			credentials: {
+				accessKeyID: {name: "s3", key: "id"}
+				secretAccessKey: {name: "s3", key: "secret"}
+			}
+		}`, "")),
+			wantPath: "environments.t.dependencies.objectStorage.managed.replicas",
+			wantMsg:  "invalid value 1 (out of bound >=4)",
+		},
+		{
+			name: "a production Pulsar has three bookies",
+			edit: chain(extra("production: true"), replace(`messageQueue: type: "woodpecker"`,
+				`messageQueue: {type: "pulsar", mode: "managed", managed: bookkeeper: replicas: 1} // HERE`)),
+			wantPath: "environments.t.dependencies.messageQueue.managed.bookkeeper.replicas",
+			wantMsg:  "invalid value 1 (out of bound >=3)",
+		},
+		{
+			name:     "a managed Kafka is refused with a reason",
+			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: {type: "kafka", mode: "managed"} // HERE`),
+			wantPath: "environments.t.dependencies.messageQueue.mode",
+			wantMsg:  "a managed Kafka is not supported yet",
+		},
+		{
+			name:     "ExternalSecrets refresh at a duration",
+			edit:     extra(`secrets: externalSecrets: {storeRef: name: "vault", refreshInterval: "hourly"} // HERE`),
+			wantPath: "environments.t.secrets.externalSecrets.refreshInterval",
+			wantMsg:  "hourly",
+		},
+		{
 			name:     "wrong type",
 			edit:     replace("topology: nodes: 3", `topology: nodes: "three" // HERE`),
 			wantPath: "environments.t.topology.nodes",

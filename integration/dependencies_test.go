@@ -14,8 +14,11 @@ import (
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
+	"github.com/milvus-gitops/milvusgen/compiler"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/render"
+	"github.com/milvus-gitops/milvusgen/spec"
 )
 
 // extractChart unpacks a chart archive into a temp dir once per test.
@@ -257,4 +260,168 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 	if tested == 0 {
 		t.Fatal("no environment manages Pulsar")
 	}
+}
+
+// prodWithManagedKafka is prod with its managed Pulsar swapped for a
+// managed Kafka: no committed environment runs one, so the test builds it
+// from the real prod spec (production rules included).
+func prodWithManagedKafka(t *testing.T) (*model.Environment, render.FileSet) {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(testenv.RepoRoot(t), "overlays")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pulsar = `		messageQueue: {
+			type: "pulsar"
+			mode: "managed"
+			managed: {
+				storageClass: "fast-ssd"
+				zookeeper: replicas:  3
+				bookkeeper: replicas: 3
+				broker: replicas:     3
+				proxy: replicas:      3
+			}
+		}`
+	const kafka = `		messageQueue: {
+			type: "kafka"
+			mode: "managed"
+			managed: {
+				storageClass: "fast-ssd"
+				broker: size: 200Gi
+			}
+		}`
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "prod.cue" {
+			if !strings.Contains(string(b), pulsar) {
+				t.Fatal("overlays/prod.cue no longer has the managed Pulsar block this test replaces")
+			}
+			b = []byte(strings.Replace(string(b), pulsar, kafka, 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := spec.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := set.Environment("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := compiler.Environment(set, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, files
+}
+
+// TestManagedKafkaThroughItsChart renders a managed Kafka through the real
+// bitnami chart: brokers and ZooKeepers with their replicas, claims,
+// node spread and budgets, the replication settings, and the broker
+// addresses Milvus is given matching the pods the chart makes.
+func TestManagedKafkaThroughItsChart(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	charts := extractChart(t, filepath.Join(testenv.Shared(t), "charts", "milvus-5.0.19.tgz"))
+	env, files := prodWithManagedKafka(t)
+	m := env.Dependencies.MessageQueue.Managed
+	if m == nil || env.Dependencies.MessageQueue.Type != "kafka" {
+		t.Fatalf("not a managed Kafka: %+v", env.Dependencies.MessageQueue)
+	}
+	if _, ok := files["values-pulsar.yaml"]; ok {
+		t.Error("a Pulsar is still rendered")
+	}
+	if !strings.Contains(string(files["values.yaml"]), "brokerList: "+strings.Join(env.Dependencies.MessageQueue.Kafka.Brokers, ",")) {
+		t.Errorf("Milvus is not pointed at the managed brokers %v", env.Dependencies.MessageQueue.Kafka.Brokers)
+	}
+	release := env.Release + "-kafka"
+	out := run(t, helm, "template", release, filepath.Join(charts, "milvus", "charts", "kafka"),
+		"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", files["values-kafka.yaml"]))
+	sets := map[string]*appsv1.StatefulSet{}
+	pdbs, services := 0, map[string]bool{}
+	for _, o := range decodeAll(t, out) {
+		switch o.GetKind() {
+		case "StatefulSet":
+			var s appsv1.StatefulSet
+			convert(t, o, &s)
+			sets[s.Spec.Template.Labels["app.kubernetes.io/name"]] = &s
+		case "PodDisruptionBudget":
+			pdbs++
+		case "Service":
+			services[o.GetName()] = true
+		case "Secret":
+			t.Errorf("the chart renders Secret %s", o.GetName())
+		}
+	}
+	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v137, _ := psapi.ParseVersion("v1.37")
+	for _, want := range []struct {
+		name     string
+		replicas int32
+		size     int64
+	}{{"kafka", m.Broker.Replicas, m.Broker.Size}, {"zookeeper", m.Zookeeper.Replicas, m.Zookeeper.Size}} {
+		s := sets[want.name]
+		if s == nil {
+			t.Errorf("no %s StatefulSet (have %v)", want.name, keys(sets))
+			continue
+		}
+		if *s.Spec.Replicas != want.replicas {
+			t.Errorf("%s: %d replicas, want %d", want.name, *s.Spec.Replicas, want.replicas)
+		}
+		if len(s.Spec.VolumeClaimTemplates) != 1 {
+			t.Fatalf("%s: %d claim templates", want.name, len(s.Spec.VolumeClaimTemplates))
+		}
+		c := s.Spec.VolumeClaimTemplates[0].Spec
+		if c.StorageClassName == nil || *c.StorageClassName != m.StorageClass || c.Resources.Requests.Storage().Value() != want.size {
+			t.Errorf("%s: claim %v %v, want %s %d", want.name, c.StorageClassName, c.Resources.Requests.Storage(), m.StorageClass, want.size)
+		}
+		pod := s.Spec.Template.Spec
+		if a := pod.Affinity; a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) == 0 {
+			t.Errorf("%s: production members must be on distinct nodes: %+v", want.name, pod.Affinity)
+		}
+		if agg := policy.AggregateCheckResults(ev.EvaluatePod(psapi.LevelVersion{Level: psapi.LevelRestricted, Version: v137}, &s.Spec.Template.ObjectMeta, &pod)); !agg.Allowed {
+			t.Errorf("%s violates restricted: %s", want.name, agg.ForbiddenDetail())
+		}
+	}
+	if pdbs != 2 {
+		t.Errorf("%d PodDisruptionBudgets, want one for the brokers and one for ZooKeeper", pdbs)
+	}
+	if k := sets["kafka"]; k != nil {
+		// Milvus' broker addresses name these pods through this Service.
+		for i, b := range env.Dependencies.MessageQueue.Kafka.Brokers {
+			want := fmt.Sprintf("%s-%d.%s.%s.svc.cluster.local:9092", k.Name, i, k.Spec.ServiceName, env.Namespace)
+			if b != want {
+				t.Errorf("broker %d: Milvus gets %s, the chart makes %s", i, b, want)
+			}
+		}
+		if !services[k.Spec.ServiceName] {
+			t.Errorf("no Service %s", k.Spec.ServiceName)
+		}
+		envs := map[string]string{}
+		for _, e := range k.Spec.Template.Spec.Containers[0].Env {
+			envs[e.Name] = e.Value
+		}
+		for name, want := range map[string]string{
+			"KAFKA_CFG_DEFAULT_REPLICATION_FACTOR":       fmt.Sprint(m.ReplicationFactor),
+			"KAFKA_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR": fmt.Sprint(m.ReplicationFactor),
+			"KAFKA_CFG_MIN_INSYNC_REPLICAS":              fmt.Sprint(m.MinInsyncReplicas),
+			"KAFKA_CFG_AUTO_CREATE_TOPICS_ENABLE":        "true",
+			"KAFKA_CFG_TRANSACTION_STATE_LOG_MIN_ISR":    fmt.Sprint(m.MinInsyncReplicas),
+			"KAFKA_CFG_ZOOKEEPER_CONNECT":                release + "-zookeeper",
+		} {
+			if got, ok := envs[name]; !ok || !strings.HasPrefix(got, want) {
+				t.Errorf("broker %s = %q, want %q", name, got, want)
+			}
+		}
+	}
+	t.Logf("%s: %d brokers (%d bytes each), %d ZooKeepers, replication %d, min ISR %d, %d PDBs", release, m.Broker.Replicas, m.Broker.Size, m.Zookeeper.Replicas, m.ReplicationFactor, m.MinInsyncReplicas, pdbs)
 }

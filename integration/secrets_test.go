@@ -35,7 +35,7 @@ func TestSecretKeysCoverTheWholeSystem(t *testing.T) {
 			milvusChart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
 			objs = append(objs, decodeAll(t, run(t, helm, "template", env.Release, milvusChart, "--namespace", env.Namespace,
 				"--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files["values.yaml"])))...)
-			for _, dep := range []string{"etcd", "minio", "pulsar"} {
+			for _, dep := range []string{"etcd", "minio", "pulsar", "kafka"} {
 				values, ok := r.Files["values-"+dep+".yaml"]
 				if !ok {
 					continue

@@ -30,14 +30,18 @@ type RootCredentials struct {
 	SecretName string `json:"secretName"`
 }
 
-// ManagedPulsar is the Pulsar this overlay deploys.
-type ManagedPulsar struct {
+// ManagedQueue is the message queue this overlay deploys: Pulsar or
+// Kafka (MessageQueue.Type says which). The spec gives each its own
+// definition; the model holds both shapes, and each generator reads its own
+// fields (the others are zero).
+type ManagedQueue struct {
 	Chart        Chart  `json:"chart"`
 	StorageClass string `json:"storageClass"`
 	Zookeeper    struct {
 		Replicas int32 `json:"replicas"`
 		Size     int64 `json:"size"`
 	} `json:"zookeeper"`
+	// Pulsar only.
 	Bookkeeper struct {
 		Replicas    int32 `json:"replicas"`
 		JournalSize int64 `json:"journalSize"`
@@ -45,8 +49,15 @@ type ManagedPulsar struct {
 	} `json:"bookkeeper"`
 	Broker struct {
 		Replicas int32 `json:"replicas"`
+		// Kafka only: each broker's log volume and resources.
+		Size      int64      `json:"size"`
+		Resources *Resources `json:"resources,omitempty"`
 	} `json:"broker"`
+	// Pulsar only.
 	Proxy struct {
 		Replicas int32 `json:"replicas"`
 	} `json:"proxy"`
+	// Kafka only.
+	ReplicationFactor int32 `json:"replicationFactor"`
+	MinInsyncReplicas int32 `json:"minInsyncReplicas"`
 }

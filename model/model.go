@@ -167,11 +167,11 @@ type S3Credentials struct {
 
 // MessageQueue is the log broker: pulsar, kafka or woodpecker.
 type MessageQueue struct {
-	Type    string         `json:"type"`
-	Mode    string         `json:"mode"`
-	Managed *ManagedPulsar `json:"managed,omitempty"`
-	Pulsar  *Pulsar        `json:"pulsar,omitempty"`
-	Kafka   *Kafka         `json:"kafka,omitempty"`
+	Type    string        `json:"type"`
+	Mode    string        `json:"mode"`
+	Managed *ManagedQueue `json:"managed,omitempty"`
+	Pulsar  *Pulsar       `json:"pulsar,omitempty"`
+	Kafka   *Kafka        `json:"kafka,omitempty"`
 }
 
 // Pulsar is an external Pulsar cluster.

@@ -338,10 +338,17 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "invalid value 1 (out of bound >=3)",
 		},
 		{
-			name:     "a managed Kafka is refused with a reason",
-			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: {type: "kafka", mode: "managed"} // HERE`),
+			name: "a production Kafka keeps writing through a broker loss",
+			edit: chain(extra("production: true"), replace(`messageQueue: type: "woodpecker"`,
+				`messageQueue: {type: "kafka", mode: "managed", managed: minInsyncReplicas: 3} // HERE`)),
+			wantPath: "environments.t.dependencies.messageQueue.managed.minInsyncReplicas",
+			wantMsg:  "invalid value 3 (out of bound <3)",
+		},
+		{
+			name:     "woodpecker has nothing to manage",
+			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: {type: "woodpecker", mode: "managed"} // HERE`),
 			wantPath: "environments.t.dependencies.messageQueue.mode",
-			wantMsg:  "a managed Kafka is not supported yet",
+			wantMsg:  "woodpecker runs inside Milvus' streaming nodes",
 		},
 		{
 			name:     "ExternalSecrets refresh at a duration",

@@ -27,7 +27,10 @@ func Namespace(env *model.Environment) *corev1.Namespace {
 	enforce := "baseline"
 	// The MinIO and Pulsar charts cannot drop capabilities or set a seccomp
 	// profile: with either managed, the namespace can enforce "baseline" only.
-	if env.Security.RunAsNonRoot && env.Dependencies.ObjectStorage.Managed == nil && env.Dependencies.MessageQueue.Managed == nil {
+	// (The bitnami etcd and Kafka charts can: their pods pass "restricted".)
+	mq := env.Dependencies.MessageQueue
+	managedPulsar := mq.Managed != nil && mq.Type == "pulsar"
+	if env.Security.RunAsNonRoot && env.Dependencies.ObjectStorage.Managed == nil && !managedPulsar {
 		enforce = "restricted"
 	}
 	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)

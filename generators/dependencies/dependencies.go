@@ -1,5 +1,5 @@
 // Package dependencies generates the Helm values of the managed
-// dependencies (etcd, MinIO, Pulsar) and the releases that install them before
+// dependencies (etcd, MinIO, Pulsar or Kafka) and the releases that install them before
 // Milvus. Values are typed mirrors of the chart keys we set, for the chart
 // versions the Milvus chart vendors.
 package dependencies
@@ -42,7 +42,16 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 		}
 	}
 	if m := env.Dependencies.MessageQueue.Managed; m != nil {
-		if err := add("pulsar", m.Chart, pulsarValues(env, m)); err != nil {
+		var err error
+		switch env.Dependencies.MessageQueue.Type {
+		case "pulsar":
+			err = add("pulsar", m.Chart, pulsarValues(env, m))
+		case "kafka":
+			err = add("kafka", m.Chart, kafkaValues(env, m))
+		default:
+			err = fmt.Errorf("no managed %s", env.Dependencies.MessageQueue.Type)
+		}
+		if err != nil {
 			return nil, nil, err
 		}
 	}
@@ -103,7 +112,7 @@ type Persistence struct {
 }
 
 func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
-	uid := int64(1001) // the bitnami image's user
+	pod, container := bitnamiSecurityContexts()
 	v := EtcdValues{
 		ReplicaCount: m.Replicas,
 		Auth: EtcdAuth{
@@ -116,13 +125,9 @@ func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 		Persistence:           persistence(m.Persistence),
 		PodAntiAffinityPreset: antiAffinity(env),
 		// A majority stays up through a drain.
-		PDB: EtcdPDB{Create: true, MinAvailable: "51%"},
-		// The chart passes these through: the pods pass "restricted".
-		PodSecurityContext: map[string]any{"enabled": true, "fsGroup": uid, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
-		ContainerSecurityContext: map[string]any{
-			"enabled": true, "runAsUser": uid, "runAsNonRoot": true, "allowPrivilegeEscalation": false,
-			"capabilities": map[string]any{"drop": []string{"ALL"}}, "seccompProfile": map[string]any{"type": "RuntimeDefault"},
-		},
+		PDB:                      EtcdPDB{Create: true, MinAvailable: "51%"},
+		PodSecurityContext:       pod,
+		ContainerSecurityContext: container,
 	}
 	if m.Resources != nil {
 		r := generators.ResourceRequirements(*m.Resources)

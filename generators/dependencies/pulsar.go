@@ -90,7 +90,7 @@ type PulsarStateless struct {
 	PDB          PulsarPDB      `json:"pdb"`
 }
 
-func pulsarValues(env *model.Environment, m *model.ManagedPulsar) PulsarValues {
+func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
 	size := func(b int64) string { return resource.NewQuantity(b, resource.BinarySI).String() }
 	vol := func(name string, b int64) PulsarVolume {
 		return PulsarVolume{Name: name, Size: size(b), LocalStorage: false, StorageClassName: m.StorageClass}

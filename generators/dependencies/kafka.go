@@ -1,0 +1,99 @@
+package dependencies
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/milvus-gitops/milvusgen/generators"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// KafkaValues are the keys of bitnami Kafka chart 15.5.1 we set.
+type KafkaValues struct {
+	ReplicaCount int32 `json:"replicaCount"`
+	// Milvus creates a topic per channel.
+	AutoCreateTopicsEnable bool `json:"autoCreateTopicsEnable"`
+	// Milvus deletes a collection's topics when it drops it.
+	DeleteTopicEnable                    bool                         `json:"deleteTopicEnable"`
+	DefaultReplicationFactor             int32                        `json:"defaultReplicationFactor"`
+	OffsetsTopicReplicationFactor        int32                        `json:"offsetsTopicReplicationFactor"`
+	TransactionStateLogReplicationFactor int32                        `json:"transactionStateLogReplicationFactor"`
+	TransactionStateLogMinIsr            int32                        `json:"transactionStateLogMinIsr"`
+	ExtraEnvVars                         []corev1.EnvVar              `json:"extraEnvVars"`
+	Persistence                          Persistence                  `json:"persistence"`
+	Resources                            *corev1.ResourceRequirements `json:"resources,omitempty"`
+	PodAntiAffinityPreset                string                       `json:"podAntiAffinityPreset"`
+	PDB                                  BitnamiPDB                   `json:"pdb"`
+	PodSecurityContext                   map[string]any               `json:"podSecurityContext"`
+	ContainerSecurityContext             map[string]any               `json:"containerSecurityContext"`
+	Zookeeper                            KafkaZookeeper               `json:"zookeeper"`
+}
+
+// KafkaZookeeper is the chart's bundled ZooKeeper ensemble.
+type KafkaZookeeper struct {
+	Enabled                  bool           `json:"enabled"`
+	ReplicaCount             int32          `json:"replicaCount"`
+	Persistence              Persistence    `json:"persistence"`
+	PodAntiAffinityPreset    string         `json:"podAntiAffinityPreset"`
+	PDB                      BitnamiPDB     `json:"pdb"`
+	PodSecurityContext       map[string]any `json:"podSecurityContext"`
+	ContainerSecurityContext map[string]any `json:"containerSecurityContext"`
+}
+
+// BitnamiPDB is the pdb block of bitnami charts of that generation.
+type BitnamiPDB struct {
+	Create         bool `json:"create"`
+	MaxUnavailable int  `json:"maxUnavailable"`
+}
+
+func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
+	size := func(b int64) Persistence {
+		return Persistence{Enabled: true, StorageClass: m.StorageClass, Size: resource.NewQuantity(b, resource.BinarySI).String()}
+	}
+	pod, container := bitnamiSecurityContexts()
+	v := KafkaValues{
+		ReplicaCount:                         m.Broker.Replicas,
+		AutoCreateTopicsEnable:               true,
+		DeleteTopicEnable:                    true,
+		DefaultReplicationFactor:             m.ReplicationFactor,
+		OffsetsTopicReplicationFactor:        m.ReplicationFactor,
+		TransactionStateLogReplicationFactor: m.ReplicationFactor,
+		TransactionStateLogMinIsr:            m.MinInsyncReplicas,
+		// The chart has no key for the brokers' min.insync.replicas; the
+		// bitnami image maps KAFKA_CFG_* onto server.properties.
+		ExtraEnvVars:             []corev1.EnvVar{{Name: "KAFKA_CFG_MIN_INSYNC_REPLICAS", Value: strconv.Itoa(int(m.MinInsyncReplicas))}},
+		Persistence:              size(m.Broker.Size),
+		PodAntiAffinityPreset:    antiAffinity(env),
+		PDB:                      BitnamiPDB{Create: true, MaxUnavailable: 1},
+		PodSecurityContext:       pod,
+		ContainerSecurityContext: container,
+		Zookeeper: KafkaZookeeper{
+			Enabled:                  true,
+			ReplicaCount:             m.Zookeeper.Replicas,
+			Persistence:              size(m.Zookeeper.Size),
+			PodAntiAffinityPreset:    antiAffinity(env),
+			PDB:                      BitnamiPDB{Create: true, MaxUnavailable: 1},
+			PodSecurityContext:       pod,
+			ContainerSecurityContext: container,
+		},
+	}
+	if m.Broker.Resources != nil {
+		r := generators.ResourceRequirements(*m.Broker.Resources)
+		v.Resources = &r
+	}
+	return v
+}
+
+// bitnamiSecurityContexts are the pod and container security contexts the
+// bitnami charts pass through: the pods pass "restricted".
+func bitnamiSecurityContexts() (pod, container map[string]any) {
+	uid := int64(1001) // the bitnami images' user
+	pod = map[string]any{"enabled": true, "fsGroup": uid, "seccompProfile": map[string]any{"type": "RuntimeDefault"}}
+	container = map[string]any{
+		"enabled": true, "runAsUser": uid, "runAsNonRoot": true, "allowPrivilegeEscalation": false,
+		"capabilities": map[string]any{"drop": []string{"ALL"}}, "seccompProfile": map[string]any{"type": "RuntimeDefault"},
+	}
+	return pod, container
+}

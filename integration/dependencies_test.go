@@ -82,15 +82,16 @@ func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
 			persistence model.Persistence
 			secrets     map[string]string // env var -> Secret name
 			restricted  bool
+			image       string
 		}
 		var deps []dep
 		if m := env.Dependencies.Etcd.Managed; m != nil {
 			deps = append(deps, dep{"etcd", "values-etcd.yaml", m.Replicas, m.Persistence,
-				map[string]string{"ETCD_ROOT_PASSWORD": m.RootPassword.Name}, true})
+				map[string]string{"ETCD_ROOT_PASSWORD": m.RootPassword.Name}, true, m.Image.Repository + ":" + m.Image.Tag})
 		}
 		if m := env.Dependencies.ObjectStorage.Managed; m != nil {
 			deps = append(deps, dep{"minio", "values-minio.yaml", m.Replicas, m.Persistence,
-				map[string]string{"MINIO_ACCESS_KEY": m.RootCredentials.SecretName, "MINIO_SECRET_KEY": m.RootCredentials.SecretName}, false})
+				map[string]string{"MINIO_ACCESS_KEY": m.RootCredentials.SecretName, "MINIO_SECRET_KEY": m.RootCredentials.SecretName}, false, m.Image.Repository + ":" + m.Image.Tag})
 		}
 		for _, d := range deps {
 			tested++
@@ -128,6 +129,9 @@ func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
 					t.Errorf("volume size %d, want %d", got, d.persistence.Size)
 				}
 				pod := sts.Spec.Template.Spec
+				if got := pod.Containers[0].Image; !strings.HasSuffix(got, d.image) {
+					t.Errorf("runs %s, want the pinned %s", got, d.image)
+				}
 				if env.Production && (pod.Affinity == nil || pod.Affinity.PodAntiAffinity == nil || len(pod.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) == 0) {
 					t.Errorf("production members must be on distinct nodes: %+v", pod.Affinity)
 				}
@@ -155,8 +159,16 @@ func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
 						t.Errorf("plaintext credential %q in the chart output", plain)
 					}
 				}
-				if d.chart == "minio" && !strings.Contains(string(out), env.Dependencies.ObjectStorage.Bucket) {
-					t.Errorf("the chart does not create bucket %s", env.Dependencies.ObjectStorage.Bucket)
+				if d.chart == "minio" {
+					buckets := []string{env.Dependencies.ObjectStorage.Bucket}
+					if env.Backup.Enabled && env.Backup.Storage.Host == nil {
+						buckets = append(buckets, env.Backup.Storage.Bucket)
+					}
+					for _, b := range buckets {
+						if !strings.Contains(string(out), b) {
+							t.Errorf("the chart does not create bucket %s", b)
+						}
+					}
 				}
 				level := psapi.LevelBaseline
 				if d.restricted {
@@ -194,6 +206,7 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 				"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files["values-pulsar.yaml"]))
 			sets := map[string]*appsv1.StatefulSet{}
 			pdbs, services := 0, map[string]bool{}
+			var brokerConfig map[string]any
 			for _, o := range decodeAll(t, out) {
 				switch o.GetKind() {
 				case "StatefulSet":
@@ -204,8 +217,38 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 					pdbs++
 				case "Service":
 					services[o.GetName()] = true
+					// The managed Pulsar has no authentication: nothing of it
+					// may be reachable from outside the cluster.
+					if typ, _ := dig(o.Object, "spec", "type").(string); typ != "" && typ != "ClusterIP" {
+						t.Errorf("Service %s is of type %s", o.GetName(), typ)
+					}
+				case "ConfigMap":
+					if strings.HasSuffix(o.GetName(), "-broker") {
+						brokerConfig, _ = o.Object["data"].(map[string]any)
+					}
 				case "Secret":
 					t.Errorf("the chart renders Secret %s", o.GetName())
+				}
+			}
+			// Every message on writeQuorum bookies, acknowledged by ackQuorum
+			// (the chart's default is a single copy).
+			for key, want := range map[string]int32{
+				"managedLedgerDefaultEnsembleSize": m.Ledgers.EnsembleSize,
+				"managedLedgerDefaultWriteQuorum":  m.Ledgers.WriteQuorum,
+				"managedLedgerDefaultAckQuorum":    m.Ledgers.AckQuorum,
+			} {
+				if got := brokerConfig[key]; got != fmt.Sprint(want) {
+					t.Errorf("broker %s = %v, want %d", key, got, want)
+				}
+			}
+			if env.Production && m.Ledgers.WriteQuorum < 2 {
+				t.Errorf("production keeps %d copies of each message", m.Ledgers.WriteQuorum)
+			}
+			for _, s := range sets {
+				for _, c := range s.Spec.Template.Spec.Containers {
+					if want := m.Image.Repository + ":" + m.Image.Tag; c.Image != want {
+						t.Errorf("%s runs %s, want %s", s.Name, c.Image, want)
+					}
 				}
 			}
 			type role struct {
@@ -385,6 +428,13 @@ func TestManagedKafkaThroughItsChart(t *testing.T) {
 			t.Errorf("%s: claim %v %v, want %s %d", want.name, c.StorageClassName, c.Resources.Requests.Storage(), m.StorageClass, want.size)
 		}
 		pod := s.Spec.Template.Spec
+		img := m.Image
+		if want.name == "zookeeper" {
+			img = m.ZookeeperImage
+		}
+		if got := pod.Containers[0].Image; got != "docker.io/"+img.Repository+":"+img.Tag {
+			t.Errorf("%s runs %s, want the pinned %s:%s", want.name, got, img.Repository, img.Tag)
+		}
 		if a := pod.Affinity; a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) == 0 {
 			t.Errorf("%s: production members must be on distinct nodes: %+v", want.name, pod.Affinity)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -194,4 +195,57 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestArgoCDSyncOrder checks the sync waves of every Argo CD environment:
+// Argo CD orders by wave before kind, so the Namespace must come strictly
+// first, the ExternalSecrets before every Application, the dependencies'
+// Applications before Milvus'.
+func TestArgoCDSyncOrder(t *testing.T) {
+	tested := 0
+	for name, r := range renderAll(t) {
+		if r.Env.Delivery.Kind != "argocd" {
+			continue
+		}
+		tested++
+		wave := func(o *unstructured.Unstructured) int {
+			w, err := strconv.Atoi(o.GetAnnotations()["argocd.argoproj.io/sync-wave"])
+			if err != nil {
+				return 0 // Argo CD's default wave
+			}
+			return w
+		}
+		objs := decodeOverlay(t, r)
+		var ns *unstructured.Unstructured
+		for _, o := range objs {
+			if o.GetKind() == "Namespace" {
+				ns = o
+			}
+		}
+		if ns == nil {
+			t.Fatalf("%s: no Namespace", name)
+		}
+		for _, o := range objs {
+			if o == ns {
+				continue
+			}
+			if wave(o) <= wave(ns) {
+				t.Errorf("%s: %s %s in wave %d, not after the Namespace (%d)", name, o.GetKind(), o.GetName(), wave(o), wave(ns))
+			}
+			for _, app := range objs {
+				if app.GetKind() != "Application" {
+					continue
+				}
+				if o.GetKind() == "ExternalSecret" && wave(o) >= wave(app) {
+					t.Errorf("%s: ExternalSecret %s (wave %d) not before Application %s (wave %d)", name, o.GetName(), wave(o), app.GetName(), wave(app))
+				}
+				if o.GetKind() == "Application" && o.GetName() != r.Env.Release && app.GetName() == r.Env.Release && wave(o) >= wave(app) {
+					t.Errorf("%s: dependency %s (wave %d) not before Milvus (wave %d)", name, o.GetName(), wave(o), wave(app))
+				}
+			}
+		}
+	}
+	if tested == 0 {
+		t.Error("no environment is delivered by Argo CD")
+	}
 }

@@ -8,17 +8,19 @@ type Persistence struct {
 
 // ManagedEtcd is the etcd this overlay deploys.
 type ManagedEtcd struct {
-	Chart        Chart        `json:"chart"`
-	Replicas     int32        `json:"replicas"`
-	Persistence  Persistence  `json:"persistence"`
-	Resources    *Resources   `json:"resources,omitempty"`
-	RootPassword SecretKeyRef `json:"rootPassword"`
-	JWTKeySecret string       `json:"jwtKeySecret"`
+	Chart        Chart           `json:"chart"`
+	Image        DependencyImage `json:"image"`
+	Replicas     int32           `json:"replicas"`
+	Persistence  Persistence     `json:"persistence"`
+	Resources    *Resources      `json:"resources,omitempty"`
+	RootPassword SecretKeyRef    `json:"rootPassword"`
+	JWTKeySecret string          `json:"jwtKeySecret"`
 }
 
 // ManagedMinio is the MinIO this overlay deploys.
 type ManagedMinio struct {
 	Chart           Chart           `json:"chart"`
+	Image           DependencyImage `json:"image"`
 	Replicas        int32           `json:"replicas"`
 	Persistence     Persistence     `json:"persistence"`
 	Resources       *Resources      `json:"resources,omitempty"`
@@ -35,7 +37,16 @@ type RootCredentials struct {
 // definition; the model holds both shapes, and each generator reads its own
 // fields (the others are zero).
 type ManagedQueue struct {
-	Chart        Chart  `json:"chart"`
+	Chart Chart           `json:"chart"`
+	Image DependencyImage `json:"image"`
+	// Kafka only: the ZooKeeper subchart's image.
+	ZookeeperImage DependencyImage `json:"zookeeperImage"`
+	// Pulsar only: copies of each message.
+	Ledgers struct {
+		EnsembleSize int32 `json:"ensembleSize"`
+		WriteQuorum  int32 `json:"writeQuorum"`
+		AckQuorum    int32 `json:"ackQuorum"`
+	} `json:"ledgers"`
 	StorageClass string `json:"storageClass"`
 	Zookeeper    struct {
 		Replicas int32 `json:"replicas"`
@@ -60,4 +71,10 @@ type ManagedQueue struct {
 	// Kafka only.
 	ReplicationFactor int32 `json:"replicationFactor"`
 	MinInsyncReplicas int32 `json:"minInsyncReplicas"`
+}
+
+// DependencyImage is a managed dependency's container image.
+type DependencyImage struct {
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
 }

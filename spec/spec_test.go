@@ -345,6 +345,27 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "invalid value 3 (out of bound <3)",
 		},
 		{
+			name: "a Kafka topic cannot have more replicas than brokers",
+			edit: replace(`messageQueue: type: "woodpecker"`,
+				`messageQueue: {type: "kafka", mode: "managed", managed: {broker: replicas: 1, replicationFactor: 3}} // HERE`),
+			wantPath: "environments.t.dependencies.messageQueue.managed.replicationFactor",
+			wantMsg:  "invalid value 3 (out of bound <=1)",
+		},
+		{
+			name: "a production Pulsar keeps two copies of each message",
+			edit: chain(extra("production: true"), replace(`messageQueue: type: "woodpecker"`,
+				`messageQueue: {type: "pulsar", mode: "managed", managed: ledgers: writeQuorum: 1} // HERE`)),
+			wantPath: "environments.t.dependencies.messageQueue.managed.ledgers.writeQuorum",
+			wantMsg:  "invalid value 1 (out of bound >=2)",
+		},
+		{
+			name: "a managed etcd takes no client TLS",
+			edit: replace(`etcd: endpoints: ["etcd:2379"]`,
+				`etcd: {mode: "managed", managed: {rootPassword: {name: "e", key: "p"}, jwtKeySecret: "j"}, tls: secretName: "x"} // HERE`),
+			wantPath: "environments.t.dependencies.etcd.tls",
+			wantMsg:  "a managed etcd has no client TLS",
+		},
+		{
 			name:     "woodpecker has nothing to manage",
 			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: {type: "woodpecker", mode: "managed"} // HERE`),
 			wantPath: "environments.t.dependencies.messageQueue.mode",

@@ -42,10 +42,16 @@ func Namespace(env *model.Environment) *corev1.Namespace {
 		labels["pod-security.kubernetes.io/"+mode] = level
 		labels["pod-security.kubernetes.io/"+mode+"-version"] = PodSecurityVersion
 	}
-	return &corev1.Namespace{
+	ns := &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: env.Namespace, Labels: labels},
 	}
+	// Argo CD syncs by wave before kind: the namespace goes first, before
+	// the ExternalSecrets (-2), the dependencies (-1) and Milvus (0).
+	if env.Delivery.Kind == "argocd" {
+		ns.Annotations = map[string]string{"argocd.argoproj.io/sync-wave": "-3"}
+	}
+	return ns
 }
 
 // PodDisruptionBudgets returns one policy/v1 PDB per component, in a stable

@@ -60,6 +60,7 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 
 // EtcdValues are the keys of bitnami etcd 8.12.0 we set.
 type EtcdValues struct {
+	Image                    BitnamiImage                 `json:"image"`
 	ReplicaCount             int32                        `json:"replicaCount"`
 	Auth                     EtcdAuth                     `json:"auth"`
 	Persistence              Persistence                  `json:"persistence"`
@@ -104,6 +105,25 @@ type EtcdPDB struct {
 	MinAvailable string `json:"minAvailable"`
 }
 
+// Image is a chart's image block.
+type Image struct {
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+}
+
+func image(i model.DependencyImage) Image { return Image{Repository: i.Repository, Tag: i.Tag} }
+
+// BitnamiImage is a bitnami chart's image block (with its registry).
+type BitnamiImage struct {
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+}
+
+func bitnamiImage(i model.DependencyImage) BitnamiImage {
+	return BitnamiImage{Registry: "docker.io", Repository: i.Repository, Tag: i.Tag}
+}
+
 // Persistence is a claim per member.
 type Persistence struct {
 	Enabled      bool   `json:"enabled"`
@@ -114,6 +134,7 @@ type Persistence struct {
 func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 	pod, container := bitnamiSecurityContexts()
 	v := EtcdValues{
+		Image:        bitnamiImage(m.Image),
 		ReplicaCount: m.Replicas,
 		Auth: EtcdAuth{
 			RBAC: EtcdRBAC{
@@ -138,6 +159,7 @@ func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 
 // MinioValues are the keys of the MinIO chart 8.0.17 we set.
 type MinioValues struct {
+	Image               Image                        `json:"image"`
 	Mode                string                       `json:"mode"`
 	Replicas            int32                        `json:"replicas"`
 	ExistingSecret      string                       `json:"existingSecret"`
@@ -183,13 +205,14 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 		mode = "standalone"
 	}
 	v := MinioValues{
+		Image:          image(m.Image),
 		Mode:           mode,
 		Replicas:       m.Replicas,
 		ExistingSecret: m.RootCredentials.SecretName,
 		Persistence: MinioPersistence{Enabled: true, StorageClass: m.Persistence.StorageClass,
 			Size: resource.NewQuantity(m.Persistence.Size, resource.BinarySI).String()},
 		// The bucket Milvus uses, created declaratively by the chart.
-		Buckets:             []Bucket{{Name: env.Dependencies.ObjectStorage.Bucket, Policy: "none", Purge: false}},
+		Buckets:             minioBuckets(env),
 		PodDisruptionBudget: MinioPDB{Enabled: true, MaxUnavailable: 1},
 		SecurityContext:     MinioSecurityContext{Enabled: true, RunAsUser: 1000, RunAsGroup: 1000, FSGroup: 1000},
 	}
@@ -220,4 +243,15 @@ func antiAffinity(env *model.Environment) string {
 
 func persistence(p model.Persistence) Persistence {
 	return Persistence{Enabled: true, StorageClass: p.StorageClass, Size: resource.NewQuantity(p.Size, resource.BinarySI).String()}
+}
+
+// minioBuckets are the buckets the chart creates: Milvus' own, and the
+// backup bucket when backups go to the same MinIO (no host of their own).
+func minioBuckets(env *model.Environment) []Bucket {
+	buckets := []Bucket{{Name: env.Dependencies.ObjectStorage.Bucket, Policy: "none", Purge: false}}
+	b := env.Backup.Storage
+	if env.Backup.Enabled && b.Host == nil && b.Bucket != "" && b.Bucket != env.Dependencies.ObjectStorage.Bucket {
+		buckets = append(buckets, Bucket{Name: b.Bucket, Policy: "none", Purge: false})
+	}
+	return buckets
 }

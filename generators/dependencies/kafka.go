@@ -12,7 +12,8 @@ import (
 
 // KafkaValues are the keys of bitnami Kafka chart 15.5.1 we set.
 type KafkaValues struct {
-	ReplicaCount int32 `json:"replicaCount"`
+	Image        BitnamiImage `json:"image"`
+	ReplicaCount int32        `json:"replicaCount"`
 	// Milvus creates a topic per channel.
 	AutoCreateTopicsEnable bool `json:"autoCreateTopicsEnable"`
 	// Milvus deletes a collection's topics when it drops it.
@@ -33,6 +34,7 @@ type KafkaValues struct {
 
 // KafkaZookeeper is the chart's bundled ZooKeeper ensemble.
 type KafkaZookeeper struct {
+	Image                    BitnamiImage   `json:"image"`
 	Enabled                  bool           `json:"enabled"`
 	ReplicaCount             int32          `json:"replicaCount"`
 	Persistence              Persistence    `json:"persistence"`
@@ -54,6 +56,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 	}
 	pod, container := bitnamiSecurityContexts()
 	v := KafkaValues{
+		Image:                                bitnamiImage(m.Image),
 		ReplicaCount:                         m.Broker.Replicas,
 		AutoCreateTopicsEnable:               true,
 		DeleteTopicEnable:                    true,
@@ -70,6 +73,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 		PodSecurityContext:       pod,
 		ContainerSecurityContext: container,
 		Zookeeper: KafkaZookeeper{
+			Image:                    bitnamiImage(m.ZookeeperImage),
 			Enabled:                  true,
 			ReplicaCount:             m.Zookeeper.Replicas,
 			Persistence:              size(m.Zookeeper.Size),

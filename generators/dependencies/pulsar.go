@@ -1,6 +1,8 @@
 package dependencies
 
 import (
+	"strconv"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/milvus-gitops/milvusgen/model"
@@ -14,13 +16,39 @@ type PulsarValues struct {
 	KubePrometheusStack struct {
 		Enabled bool `json:"enabled"`
 	} `json:"kube-prometheus-stack"`
+	Images     PulsarImages     `json:"images"`
 	Components PulsarComponents `json:"components"`
 	Affinity   PulsarAffinity   `json:"affinity"`
 	Volumes    PulsarVolumes    `json:"volumes"`
 	Zookeeper  PulsarZookeeper  `json:"zookeeper"`
 	Bookkeeper PulsarBookkeeper `json:"bookkeeper"`
-	Broker     PulsarStateless  `json:"broker"`
-	Proxy      PulsarStateless  `json:"proxy"`
+	Broker     PulsarBroker     `json:"broker"`
+	Proxy      PulsarProxy      `json:"proxy"`
+}
+
+// PulsarImages: every component runs the same image.
+type PulsarImages struct {
+	Zookeeper    Image `json:"zookeeper"`
+	Bookie       Image `json:"bookie"`
+	Autorecovery Image `json:"autorecovery"`
+	Broker       Image `json:"broker"`
+	Proxy        Image `json:"proxy"`
+}
+
+// PulsarBroker are the brokers, with the ledger quorums (the chart's
+// default keeps one copy of each message).
+type PulsarBroker struct {
+	PulsarStateless
+	ConfigData map[string]string `json:"configData"`
+}
+
+// PulsarProxy are the proxies; their Service stays inside the cluster (the
+// chart's default is a LoadBalancer, and the managed Pulsar has no auth).
+type PulsarProxy struct {
+	PulsarStateless
+	Service struct {
+		Type string `json:"type"`
+	} `json:"service"`
 }
 
 // PulsarComponents: the cluster Milvus needs, without functions, toolset
@@ -105,9 +133,19 @@ func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
 		Components: PulsarComponents{Zookeeper: true, Bookkeeper: true, Autorecovery: true, Broker: true, Proxy: true},
 		Affinity:   spread,
 		Volumes:    PulsarVolumes{Persistence: true, LocalStorage: false},
-		Broker:     PulsarStateless{ReplicaCount: m.Broker.Replicas, Affinity: spread, PDB: pdb},
-		Proxy:      PulsarStateless{ReplicaCount: m.Proxy.Replicas, Affinity: spread, PDB: pdb},
+		Broker: PulsarBroker{
+			PulsarStateless: PulsarStateless{ReplicaCount: m.Broker.Replicas, Affinity: spread, PDB: pdb},
+			ConfigData: map[string]string{
+				"managedLedgerDefaultEnsembleSize": strconv.Itoa(int(m.Ledgers.EnsembleSize)),
+				"managedLedgerDefaultWriteQuorum":  strconv.Itoa(int(m.Ledgers.WriteQuorum)),
+				"managedLedgerDefaultAckQuorum":    strconv.Itoa(int(m.Ledgers.AckQuorum)),
+			},
+		},
+		Proxy: PulsarProxy{PulsarStateless: PulsarStateless{ReplicaCount: m.Proxy.Replicas, Affinity: spread, PDB: pdb}},
 	}
+	v.Proxy.Service.Type = "ClusterIP"
+	img := image(m.Image)
+	v.Images = PulsarImages{Zookeeper: img, Bookie: img, Autorecovery: img, Broker: img, Proxy: img}
 	v.Zookeeper.Affinity = spread
 	v.Bookkeeper.Affinity = spread
 	v.Zookeeper.ReplicaCount = m.Zookeeper.Replicas

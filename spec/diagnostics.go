@@ -231,7 +231,10 @@ func unknownFields(def, unified, user cue.Value, at cue.Path, cueReported []Diag
 			continue
 		}
 		t := sv.FillPath(l.path, l.value)
-		if t.Err() == nil && t.LookupPath(l.path).Err() == nil {
+		// Validate, not Err: a partial schema is incomplete by nature
+		// (an unresolved default elsewhere), and a conditional that the
+		// value switches on (mode: "managed") must still be taken.
+		if t.Validate() == nil && t.LookupPath(l.path).Err() == nil {
 			sv = t
 		}
 	}

@@ -366,6 +366,13 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "a managed etcd has no client TLS",
 		},
 		{
+			name: "a misspelt field inside a managed dependency",
+			edit: replace(`messageQueue: type: "woodpecker"`,
+				`messageQueue: {type: "kafka", mode: "managed", managed: replicationFactr: 1} // HERE`),
+			wantPath: "environments.t.dependencies.messageQueue.managed.replicationFactr",
+			wantMsg:  `unknown field "replicationFactr"; did you mean "replicationFactor"?`,
+		},
+		{
 			name:     "woodpecker has nothing to manage",
 			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: {type: "woodpecker", mode: "managed"} // HERE`),
 			wantPath: "environments.t.dependencies.messageQueue.mode",

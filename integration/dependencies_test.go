@@ -21,10 +21,10 @@ import (
 	"github.com/milvus-gitops/milvusgen/spec"
 )
 
-// extractChart unpacks a chart archive into a temp dir once per test.
-func extractChart(t *testing.T, tgz string) string {
+// eachChartFile calls fn for every regular file of a packaged chart, until
+// fn returns true.
+func eachChartFile(t *testing.T, tgz string, fn func(name string, r io.Reader) (done bool)) {
 	t.Helper()
-	dir := t.TempDir()
 	f, err := os.Open(tgz)
 	if err != nil {
 		t.Fatal(err)
@@ -38,26 +38,36 @@ func extractChart(t *testing.T, tgz string) string {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return dir
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		if h.Typeflag != tar.TypeReg {
-			continue
+		if h.Typeflag == tar.TypeReg && fn(h.Name, tr) {
+			return
 		}
+	}
+}
+
+// extractChart unpacks a chart archive into a temp dir once per test.
+func extractChart(t *testing.T, tgz string) string {
+	t.Helper()
+	dir := t.TempDir()
+	eachChartFile(t, tgz, func(name string, r io.Reader) bool {
+		target := filepath.Join(dir, filepath.Clean("/"+name))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		b, err := io.ReadAll(tr)
+		b, err := io.ReadAll(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(target, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return false
+	})
+	return dir
 }
 
 // TestManagedDependenciesThroughTheirCharts renders every managed

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -66,29 +64,23 @@ func TestValuesKeysExistInChart(t *testing.T) {
 // chartFile reads one file out of a packaged chart.
 func chartFile(t *testing.T, tgz, name string) string {
 	t.Helper()
-	f, err := os.Open(tgz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
+	var content *string
+	eachChartFile(t, tgz, func(n string, r io.Reader) bool {
+		if n != name {
+			return false
+		}
+		b, err := io.ReadAll(r)
 		if err != nil {
-			t.Fatalf("%s: no %s: %v", tgz, name, err)
+			t.Fatal(err)
 		}
-		if h.Name == name {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return string(b)
-		}
+		c := string(b)
+		content = &c
+		return true
+	})
+	if content == nil {
+		t.Fatalf("%s: no %s", tgz, name)
 	}
+	return *content
 }
 
 func walkKeys(def, ours map[string]any, prefix string, unknown *[]string) {

@@ -29,3 +29,9 @@ func CommonLabels(env, release string, extra map[string]string) map[string]strin
 	}
 	return l
 }
+
+// ArgoCDSyncWave is the annotation that orders an Argo CD sync. Argo CD
+// applies wave by wave, lowest first, and orders by kind only within a
+// wave. The waves we use: the Namespace -3, ExternalSecrets -2, the managed
+// dependencies' Applications -1, Milvus' Application 0.
+const ArgoCDSyncWave = "argocd.argoproj.io/sync-wave"

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
@@ -70,6 +71,50 @@ func extractChart(t *testing.T, tgz string) string {
 	return dir
 }
 
+// dependencyChart is what a managed dependency's real chart (the subchart
+// vendored in the Milvus chart) renders from our values file.
+type dependencyChart struct {
+	raw        []byte
+	all        []*unstructured.Unstructured
+	sets       map[string]*appsv1.StatefulSet // by the pod label the caller names
+	pdbs       int
+	services   map[string]*unstructured.Unstructured
+	configMaps map[string]*unstructured.Unstructured
+	secrets    []string
+}
+
+// templateDependency runs helm template on the vendored subchart named
+// chart, released as <release>-<chart> like the overlay's release.
+func templateDependency(t *testing.T, helm, charts, chart string, env *model.Environment, values []byte, setKey string) dependencyChart {
+	t.Helper()
+	out := run(t, helm, "template", env.Release+"-"+chart, filepath.Join(charts, "milvus", "charts", chart),
+		"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", values))
+	c := dependencyChart{
+		raw:        out,
+		all:        decodeAll(t, out),
+		sets:       map[string]*appsv1.StatefulSet{},
+		services:   map[string]*unstructured.Unstructured{},
+		configMaps: map[string]*unstructured.Unstructured{},
+	}
+	for _, o := range c.all {
+		switch o.GetKind() {
+		case "StatefulSet":
+			var s appsv1.StatefulSet
+			convert(t, o, &s)
+			c.sets[s.Spec.Template.Labels[setKey]] = &s
+		case "PodDisruptionBudget":
+			c.pdbs++
+		case "Service":
+			c.services[o.GetName()] = o
+		case "ConfigMap":
+			c.configMaps[o.GetName()] = o
+		case "Secret":
+			c.secrets = append(c.secrets, o.GetName())
+		}
+	}
+	return c
+}
+
 // TestManagedDependenciesThroughTheirCharts renders every managed
 // dependency's values through its real chart (the subcharts vendored in the
 // Milvus chart) and checks what would run: replicas, volume claims with the
@@ -107,20 +152,16 @@ func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
 			tested++
 			t.Run(name+"/"+d.chart, func(t *testing.T) {
 				release := env.Release + "-" + d.chart
-				out := run(t, helm, "template", release, filepath.Join(charts, "milvus", "charts", d.chart),
-					"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files[d.file]))
+				// One StatefulSet per chart: the key does not matter.
+				c := templateDependency(t, helm, charts, d.chart, env, r.Files[d.file], "")
+				out := c.raw
 				var sts *appsv1.StatefulSet
-				pdb := false
-				for _, o := range decodeAll(t, out) {
-					switch o.GetKind() {
-					case "StatefulSet":
-						sts = &appsv1.StatefulSet{}
-						convert(t, o, sts)
-					case "PodDisruptionBudget":
-						pdb = true
-					case "Secret":
-						t.Errorf("the chart renders Secret %s: credentials must come from the existing Secret", o.GetName())
-					}
+				for _, s := range c.sets {
+					sts = s
+				}
+				pdb := c.pdbs > 0
+				for _, name := range c.secrets {
+					t.Errorf("the chart renders Secret %s: credentials must come from the existing Secret", name)
 				}
 				if sts == nil {
 					t.Fatal("no StatefulSet")
@@ -211,34 +252,25 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 		}
 		tested++
 		t.Run(name, func(t *testing.T) {
-			release := env.Release + "-pulsar"
-			out := run(t, helm, "template", release, filepath.Join(charts, "milvus", "charts", "pulsar"),
-				"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files["values-pulsar.yaml"]))
-			sets := map[string]*appsv1.StatefulSet{}
-			pdbs, services := 0, map[string]bool{}
-			var brokerConfig map[string]any
-			for _, o := range decodeAll(t, out) {
-				switch o.GetKind() {
-				case "StatefulSet":
-					var s appsv1.StatefulSet
-					convert(t, o, &s)
-					sets[s.Spec.Template.Labels["component"]] = &s
-				case "PodDisruptionBudget":
-					pdbs++
-				case "Service":
-					services[o.GetName()] = true
-					// The managed Pulsar has no authentication: nothing of it
-					// may be reachable from outside the cluster.
-					if typ, _ := dig(o.Object, "spec", "type").(string); typ != "" && typ != "ClusterIP" {
-						t.Errorf("Service %s is of type %s", o.GetName(), typ)
-					}
-				case "ConfigMap":
-					if strings.HasSuffix(o.GetName(), "-broker") {
-						brokerConfig, _ = o.Object["data"].(map[string]any)
-					}
-				case "Secret":
-					t.Errorf("the chart renders Secret %s", o.GetName())
+			c := templateDependency(t, helm, charts, "pulsar", env, r.Files["values-pulsar.yaml"], "component")
+			sets, pdbs := c.sets, c.pdbs
+			services := map[string]bool{}
+			for name, o := range c.services {
+				services[name] = true
+				// The managed Pulsar has no authentication: nothing of it
+				// may be reachable from outside the cluster.
+				if typ, _ := dig(o.Object, "spec", "type").(string); typ != "" && typ != "ClusterIP" {
+					t.Errorf("Service %s is of type %s", name, typ)
 				}
+			}
+			var brokerConfig map[string]any
+			for name, o := range c.configMaps {
+				if strings.HasSuffix(name, "-broker") {
+					brokerConfig, _ = o.Object["data"].(map[string]any)
+				}
+			}
+			for _, name := range c.secrets {
+				t.Errorf("the chart renders Secret %s", name)
 			}
 			// Every message on writeQuorum bookies, acknowledged by ackQuorum
 			// (the chart's default is a single copy).
@@ -394,23 +426,14 @@ func TestManagedKafkaThroughItsChart(t *testing.T) {
 		t.Errorf("Milvus is not pointed at the managed brokers %v", env.Dependencies.MessageQueue.Kafka.Brokers)
 	}
 	release := env.Release + "-kafka"
-	out := run(t, helm, "template", release, filepath.Join(charts, "milvus", "charts", "kafka"),
-		"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", files["values-kafka.yaml"]))
-	sets := map[string]*appsv1.StatefulSet{}
-	pdbs, services := 0, map[string]bool{}
-	for _, o := range decodeAll(t, out) {
-		switch o.GetKind() {
-		case "StatefulSet":
-			var s appsv1.StatefulSet
-			convert(t, o, &s)
-			sets[s.Spec.Template.Labels["app.kubernetes.io/name"]] = &s
-		case "PodDisruptionBudget":
-			pdbs++
-		case "Service":
-			services[o.GetName()] = true
-		case "Secret":
-			t.Errorf("the chart renders Secret %s", o.GetName())
-		}
+	c := templateDependency(t, helm, charts, "kafka", env, files["values-kafka.yaml"], "app.kubernetes.io/name")
+	sets, pdbs := c.sets, c.pdbs
+	services := map[string]bool{}
+	for name := range c.services {
+		services[name] = true
+	}
+	for _, name := range c.secrets {
+		t.Errorf("the chart renders Secret %s", name)
 	}
 	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
 	if err != nil {

@@ -41,8 +41,7 @@ func TestSecretKeysCoverTheWholeSystem(t *testing.T) {
 				if !ok {
 					continue
 				}
-				objs = append(objs, decodeAll(t, run(t, helm, "template", env.Release+"-"+dep, filepath.Join(charts, "milvus", "charts", dep),
-					"--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", values)))...)
+				objs = append(objs, templateDependency(t, helm, charts, dep, env, values, "").all...)
 			}
 
 			read := secretsReadByPods(t, objs)

@@ -49,7 +49,7 @@ func Namespace(env *model.Environment) *corev1.Namespace {
 	// Argo CD syncs by wave before kind: the namespace goes first, before
 	// the ExternalSecrets (-2), the dependencies (-1) and Milvus (0).
 	if env.Delivery.Kind == "argocd" {
-		ns.Annotations = map[string]string{"argocd.argoproj.io/sync-wave": "-3"}
+		ns.Annotations = map[string]string{generators.ArgoCDSyncWave: "-3"}
 	}
 	return ns
 }

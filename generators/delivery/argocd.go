@@ -81,12 +81,6 @@ const inClusterServer = "https://kubernetes.default.svc"
 // valuesRef names the Git source whose files the chart source reads.
 const valuesRef = "values"
 
-// syncWave orders Applications in the app-of-apps sync: the managed
-// dependencies (wave -1) before Milvus (wave 0). Argo CD waits for a wave to
-// be healthy only with a health check for argoproj.io/Application
-// configured in argocd-cm (see the README).
-const syncWave = "argocd.argoproj.io/sync-wave"
-
 func argocd(env *model.Environment, deps []Release) (*Result, error) {
 	a := env.Delivery.ArgoCD
 	res := &Result{}
@@ -130,11 +124,14 @@ func argocd(env *model.Environment, deps []Release) (*Result, error) {
 			},
 		}
 		if len(deps) > 0 {
+			// The dependencies sync before Milvus. Argo CD waits for a
+			// wave to be healthy only with a health check for
+			// argoproj.io/Application configured in argocd-cm (README).
 			wave := "0"
 			if r.Name != env.Release {
 				wave = "-1"
 			}
-			app.Annotations = map[string]string{syncWave: wave}
+			app.Annotations = map[string]string{generators.ArgoCDSyncWave: wave}
 		}
 		if a.Automated.Enabled {
 			app.Spec.SyncPolicy.Automated = &SyncPolicyAutomated{Prune: a.Automated.Prune, SelfHeal: a.Automated.SelfHeal}

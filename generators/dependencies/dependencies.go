@@ -66,7 +66,7 @@ type EtcdValues struct {
 	Persistence              Persistence                  `json:"persistence"`
 	Resources                *corev1.ResourceRequirements `json:"resources,omitempty"`
 	PodAntiAffinityPreset    string                       `json:"podAntiAffinityPreset"`
-	PDB                      EtcdPDB                      `json:"pdb"`
+	PDB                      BitnamiPDB                   `json:"pdb"`
 	PodSecurityContext       map[string]any               `json:"podSecurityContext"`
 	ContainerSecurityContext map[string]any               `json:"containerSecurityContext"`
 }
@@ -99,10 +99,11 @@ type EtcdRBAC struct {
 	ExistingSecretPasswordKey string `json:"existingSecretPasswordKey"`
 }
 
-// EtcdPDB keeps a quorum through drains.
-type EtcdPDB struct {
-	Create       bool   `json:"create"`
-	MinAvailable string `json:"minAvailable"`
+// BitnamiPDB is the pdb block of the bitnami charts of that generation.
+type BitnamiPDB struct {
+	Create         bool   `json:"create"`
+	MinAvailable   string `json:"minAvailable,omitempty"`
+	MaxUnavailable int    `json:"maxUnavailable,omitempty"`
 }
 
 // Image is a chart's image block.
@@ -146,14 +147,11 @@ func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 		Persistence:           persistence(m.Persistence),
 		PodAntiAffinityPreset: antiAffinity(env),
 		// A majority stays up through a drain.
-		PDB:                      EtcdPDB{Create: true, MinAvailable: "51%"},
+		PDB:                      BitnamiPDB{Create: true, MinAvailable: "51%"},
 		PodSecurityContext:       pod,
 		ContainerSecurityContext: container,
 	}
-	if m.Resources != nil {
-		r := generators.ResourceRequirements(*m.Resources)
-		v.Resources = &r
-	}
+	v.Resources = optionalResources(m.Resources)
 	return v
 }
 
@@ -163,19 +161,12 @@ type MinioValues struct {
 	Mode                string                       `json:"mode"`
 	Replicas            int32                        `json:"replicas"`
 	ExistingSecret      string                       `json:"existingSecret"`
-	Persistence         MinioPersistence             `json:"persistence"`
+	Persistence         Persistence                  `json:"persistence"`
 	Resources           *corev1.ResourceRequirements `json:"resources,omitempty"`
 	Buckets             []Bucket                     `json:"buckets"`
 	PodDisruptionBudget MinioPDB                     `json:"podDisruptionBudget"`
 	Affinity            *corev1.Affinity             `json:"affinity,omitempty"`
 	SecurityContext     MinioSecurityContext         `json:"securityContext"`
-}
-
-// MinioPersistence is a claim per server.
-type MinioPersistence struct {
-	Enabled      bool   `json:"enabled"`
-	StorageClass string `json:"storageClass,omitempty"`
-	Size         string `json:"size"`
 }
 
 // Bucket is created by the chart's post-install job.
@@ -209,8 +200,7 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 		Mode:           mode,
 		Replicas:       m.Replicas,
 		ExistingSecret: m.RootCredentials.SecretName,
-		Persistence: MinioPersistence{Enabled: true, StorageClass: m.Persistence.StorageClass,
-			Size: resource.NewQuantity(m.Persistence.Size, resource.BinarySI).String()},
+		Persistence:    persistence(m.Persistence),
 		// The bucket Milvus uses, created declaratively by the chart.
 		Buckets:             minioBuckets(env),
 		PodDisruptionBudget: MinioPDB{Enabled: true, MaxUnavailable: 1},
@@ -225,10 +215,7 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 	} else {
 		v.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: term}}}}
 	}
-	if m.Resources != nil {
-		r := generators.ResourceRequirements(*m.Resources)
-		v.Resources = &r
-	}
+	v.Resources = optionalResources(m.Resources)
 	return v
 }
 
@@ -242,7 +229,18 @@ func antiAffinity(env *model.Environment) string {
 }
 
 func persistence(p model.Persistence) Persistence {
-	return Persistence{Enabled: true, StorageClass: p.StorageClass, Size: resource.NewQuantity(p.Size, resource.BinarySI).String()}
+	return Persistence{Enabled: true, StorageClass: p.StorageClass, Size: quantity(p.Size)}
+}
+
+// quantity writes a size in bytes as Kubernetes does (20Gi).
+func quantity(bytes int64) string { return resource.NewQuantity(bytes, resource.BinarySI).String() }
+
+func optionalResources(r *model.Resources) *corev1.ResourceRequirements {
+	if r == nil {
+		return nil
+	}
+	rr := generators.ResourceRequirements(*r)
+	return &rr
 }
 
 // minioBuckets are the buckets the chart creates: Milvus' own, and the

@@ -4,9 +4,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
@@ -44,15 +42,9 @@ type KafkaZookeeper struct {
 	ContainerSecurityContext map[string]any `json:"containerSecurityContext"`
 }
 
-// BitnamiPDB is the pdb block of bitnami charts of that generation.
-type BitnamiPDB struct {
-	Create         bool `json:"create"`
-	MaxUnavailable int  `json:"maxUnavailable"`
-}
-
 func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 	size := func(b int64) Persistence {
-		return Persistence{Enabled: true, StorageClass: m.StorageClass, Size: resource.NewQuantity(b, resource.BinarySI).String()}
+		return persistence(model.Persistence{StorageClass: m.StorageClass, Size: b})
 	}
 	pod, container := bitnamiSecurityContexts()
 	v := KafkaValues{
@@ -83,10 +75,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 			ContainerSecurityContext: container,
 		},
 	}
-	if m.Broker.Resources != nil {
-		r := generators.ResourceRequirements(*m.Broker.Resources)
-		v.Resources = &r
-	}
+	v.Resources = optionalResources(m.Broker.Resources)
 	return v
 }
 

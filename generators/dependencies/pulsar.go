@@ -3,8 +3,6 @@ package dependencies
 import (
 	"strconv"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
@@ -119,9 +117,8 @@ type PulsarStateless struct {
 }
 
 func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
-	size := func(b int64) string { return resource.NewQuantity(b, resource.BinarySI).String() }
 	vol := func(name string, b int64) PulsarVolume {
-		return PulsarVolume{Name: name, Size: size(b), LocalStorage: false, StorageClassName: m.StorageClass}
+		return PulsarVolume{Name: name, Size: quantity(b), LocalStorage: false, StorageClassName: m.StorageClass}
 	}
 	pdb := PulsarPDB{UsePolicy: true, MaxUnavailable: 1}
 	affinity := "preferredDuringSchedulingIgnoredDuringExecution"

@@ -55,10 +55,6 @@ type RemoteRef struct {
 	Property string `json:"property"`
 }
 
-// syncWave puts the ExternalSecrets before the managed dependencies (-1)
-// and Milvus (0) in an Argo CD sync.
-const syncWave = "argocd.argoproj.io/sync-wave"
-
 // Objects returns one ExternalSecret per referenced Secret, sorted by name,
 // or nothing when the Secrets exist already.
 func Objects(env *model.Environment) ([]generators.Object, error) {
@@ -104,7 +100,7 @@ func Objects(env *model.Environment) ([]generators.Object, error) {
 			x.Spec.Data = append(x.Spec.Data, Data{SecretKey: k, RemoteRef: RemoteRef{Key: remote, Property: k}})
 		}
 		if env.Delivery.Kind == "argocd" {
-			x.Annotations = map[string]string{syncWave: "-2"}
+			x.Annotations = map[string]string{generators.ArgoCDSyncWave: "-2"}
 		}
 		out = append(out, x)
 	}

@@ -2,12 +2,16 @@ package diff
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-const valuesID = "file values.yaml"
+const (
+	valuesID         = "file values.yaml"
+	failureDomainsID = "file failure-domains.yaml"
+)
 
 // podWide are Helm values that every Milvus pod carries: in its template,
 // or in the configuration whose checksum annotates every Deployment (the
@@ -30,6 +34,8 @@ func impact(a, b map[string]object, r *Report) []Note {
 		switch {
 		case o.ID == valuesID:
 			valuesImpact(o, a[valuesID].tree, b[valuesID].tree, warn, info)
+		case o.ID == failureDomainsID:
+			failureImpact(a[o.ID].tree, b[o.ID].tree, warn, info)
 		case kind == "PodDisruptionBudget" && o.Status == Removed:
 			warn("PodDisruptionBudget %s removed: drains and upgrades may take that component down", nameOf(o.ID))
 		case kind == "PodDisruptionBudget":
@@ -273,4 +279,95 @@ func dedupe(notes []Note) []Note {
 		}
 	}
 	return out
+}
+
+// failureImpact notes what a change does to the failure-domain analysis:
+// a workload that no longer survives a node or a zone is a warning, one
+// that now does, or any other change of the table, information.
+func failureImpact(from, to map[string]any, warn, info func(string, ...any)) {
+	fw, _ := from["workloads"].(map[string]any)
+	tw, _ := to["workloads"].(map[string]any)
+	names := map[string]bool{}
+	for n := range fw {
+		names[n] = true
+	}
+	for n := range tw {
+		names[n] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		a, _ := fw[n].(map[string]any)
+		b, _ := tw[n].(map[string]any)
+		if a == nil || b == nil {
+			continue // a workload that comes or goes shows in the objects
+		}
+		for _, f := range []struct{ key, what string }{{"survivesNode", "the loss of one node"}, {"survivesZone", "the loss of a zone"}} {
+			was, _ := a[f.key].(bool)
+			is, _ := b[f.key].(bool)
+			switch {
+			case was && !is:
+				warn("failure domains: %s no longer survives %s with its quorum", n, f.what)
+			case !was && is:
+				info("failure domains: %s now survives %s with its quorum", n, f.what)
+			}
+		}
+		if !reflect.DeepEqual(a, b) {
+			info("failure domains of %s change: %s", n, changedKeys(a, b))
+		}
+	}
+	if fc, tc := str(from, "capacity"), str(to, "capacity"); fc != tc {
+		if tc == "does not fit" {
+			warn("failure domains: the requests no longer fit topology.nodeSize")
+		} else {
+			info("failure domains: capacity %s -> %s", fc, tc)
+		}
+	}
+}
+
+// changedKeys lists "key a -> b" for the scalar keys that differ.
+func changedKeys(a, b map[string]any) string {
+	var out []string
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		if !reflect.DeepEqual(a[k], b[k]) {
+			out = append(out, fmt.Sprintf("%s %v -> %v", k, flat(a[k]), flat(b[k])))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// flat prints a value on one line, maps in key order.
+func flat(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		if v == nil {
+			return "none"
+		}
+		return fmt.Sprint(v)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	}
+	return "{" + strings.Join(parts, " ") + "}"
 }

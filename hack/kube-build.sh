@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver and kubectl at $KUBERNETES_VERSION from the Go module
-# proxy, into ${MILVUSGEN_CACHE:-~/.cache/milvusgen}/tools/kube-<version>/.
+# Builds kube-apiserver, kubectl, kube-controller-manager and kube-scheduler
+# at $KUBERNETES_VERSION from the Go module proxy (the last two run the
+# simulated cluster of internal/simcluster), into ${MILVUSGEN_CACHE:-~/.cache/milvusgen}/tools/kube-<version>/.
 #
 # k8s.io/kubernetes is not meant to be required as a module: its go.mod
 # points every k8s.io staging module at ./staging. A small throw-away module
@@ -8,7 +9,7 @@
 # module of the same minor (v1.37.2 -> v0.37.2). The version ldflags are set
 # so that `kubectl version` can parse the server's and its own version.
 #
-# Cold: about 11 minutes on 2 cores; afterwards it returns at once.
+# Cold: about 15 minutes on 2 cores; afterwards it returns at once.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,10 +18,15 @@ cache=${MILVUSGEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/milvusgen}
 out=$cache/tools/kube-$KUBERNETES_VERSION
 bin=$cache/tools/bin
 
-if [[ -x $out/kube-apiserver && -x $out/kubectl ]]; then
+bins=(kube-apiserver kubectl kube-controller-manager kube-scheduler)
+link() {
 	mkdir -p "$bin"
-	ln -sf "$out/kube-apiserver" "$bin/kube-apiserver"
-	ln -sf "$out/kubectl" "$bin/kubectl"
+	for b in "${bins[@]}"; do ln -sf "$out/$b" "$bin/$b"; done
+}
+have=1
+for b in "${bins[@]}"; do [[ -x $out/$b ]] || have=0; done
+if ((have)); then
+	link
 	exit 0
 fi
 
@@ -30,7 +36,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
-echo "kube: building kube-apiserver and kubectl $KUBERNETES_VERSION (first run only, about 11 minutes)" >&2
+echo "kube: building ${bins[*]} $KUBERNETES_VERSION (first run only, about 15 minutes)" >&2
 start=$SECONDS
 export GOFLAGS=-mod=mod
 go mod init milvusgen.local/kube-build >/dev/null 2>&1
@@ -48,6 +54,8 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubectl/pkg/cmd"
 )
 GO
@@ -58,10 +66,9 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 mkdir -p "$out.tmp"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/kubectl" k8s.io/kubernetes/cmd/kubectl
+for b in "${bins[@]}"; do
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp/$b" "k8s.io/kubernetes/cmd/$b"
+done
 rm -rf "$out" && mv "$out.tmp" "$out"
-mkdir -p "$bin"
-ln -sf "$out/kube-apiserver" "$bin/kube-apiserver"
-ln -sf "$out/kubectl" "$bin/kubectl"
+link
 echo "kube: built in $((SECONDS - start)) s" >&2

@@ -49,4 +49,6 @@ install kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform/cmd/kube
 install promtool "$PROMETHEUS_VERSION" github.com/prometheus/prometheus/cmd/promtool remove_all_sd,enable_kubernetes_sd
 install ko "$KO_VERSION" github.com/google/ko
 install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
+# kwok: fake Nodes and pod status for the simulated cluster (internal/simcluster).
+install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 "$here/kube-build.sh"

@@ -95,6 +95,11 @@ type Topology struct {
 	AntiAffinity  string   `json:"antiAffinity"`
 	ZoneLabel     string   `json:"zoneLabel"`
 	HostnameLabel string   `json:"hostnameLabel"`
+	// Tolerate is the failure the environment must survive: "none",
+	// "node" or "zone" (package analysis checks it).
+	Tolerate string `json:"tolerate"`
+	// NodeSize is each node's allocatable capacity, when declared.
+	NodeSize *Quantities `json:"nodeSize,omitempty"`
 }
 
 // Availability covers disruption budgets and graceful termination.

@@ -15,6 +15,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
 
+	"github.com/milvus-gitops/milvusgen/analysis"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/schema"
 )
@@ -124,7 +125,32 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	if err := v.Decode(&env); err != nil {
 		return nil, fmt.Errorf("environment %s: decode: %w", name, err)
 	}
+	if diags := s.failureDomains(name, &env); len(diags) > 0 {
+		return nil, &Error{Diags: diags}
+	}
 	return &env, nil
+}
+
+// failureDomains applies the rules of package analysis (what the
+// environment survives, whether its requests fit) and positions each
+// violation at the field the user must change, or the closest enclosing
+// field the user wrote.
+func (s *Set) failureDomains(name string, env *model.Environment) []Diagnostic {
+	var diags []Diagnostic
+	user := s.overlays.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(name)))
+	for _, v := range analysis.Check(env) {
+		path := append([]string{"environments", name}, strings.Split(v.Field, ".")...)
+		d := Diagnostic{Path: strings.Join(path, "."), Msg: v.Msg, File: "schema/"}
+		userPos(&d, user, path)
+		if strings.HasPrefix(d.File, "schema/") {
+			d.File = ""
+			if p := user.Pos(); p.IsValid() {
+				d.File, d.Line, d.Col = relPath(p.Filename()), p.Line(), p.Column()
+			}
+		}
+		diags = append(diags, d)
+	}
+	return diags
 }
 
 // Value validates one environment and returns its unified CUE value.

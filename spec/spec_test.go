@@ -109,6 +109,18 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  `did you mean "periodSeconds"?`,
 		},
 		{
+			name:     "a component that one node's loss takes down is refused where tolerated",
+			edit:     chain(extra(`topology: tolerate: "node"`), replace("proxy: replicas:          1", "proxy: replicas:          1 // HERE")),
+			wantPath: "environments.t.components.proxy.antiAffinity",
+			wantMsg:  `proxy: losing one node can leave 0 of 1 pods, below its quorum of 1 (one pod serves); set antiAffinity: "required"`,
+		},
+		{
+			name:     "zone tolerance needs zones",
+			edit:     extra(`topology: tolerate: "zone" // HERE`),
+			wantPath: "environments.t.topology.tolerate",
+			wantMsg:  `"zone" needs at least two zones in topology.zones`,
+		},
+		{
 			name:     "enum lists the allowed values once",
 			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: type: "rabbitmq" // HERE`),
 			wantPath: "environments.t.dependencies.messageQueue.type",

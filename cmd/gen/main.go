@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/milvus-gitops/milvusgen/analysis"
 	"github.com/milvus-gitops/milvusgen/compiler"
 	"github.com/milvus-gitops/milvusgen/diff"
 	"github.com/milvus-gitops/milvusgen/render"
@@ -223,11 +224,15 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		for _, name := range names {
-			if _, err := set.Environment(name); err != nil {
+			env, err := set.Environment(name)
+			if err != nil {
 				code = fail(stderr, err)
 				continue
 			}
 			fmt.Fprintf(stdout, "ok %s\n", name)
+			if err := analysis.WriteTable(stdout, env); err != nil {
+				code = fail(stderr, err)
+			}
 		}
 	}
 	return code

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 TOOLS := $(shell hack/tools.sh --dir)
 
-.PHONY: test tools e2e precheck render check vet fmt bench image verifier
+.PHONY: test tools e2e sim precheck render check vet fmt bench image verifier
 
 ## test: build the pinned tools (cached), then vet, check out/ and run every
 ## test, the API-server e2e included (needs etcd on PATH: .ci/run installs it)
@@ -21,6 +21,12 @@ tools:
 ## e2e: validate every environment against a real kube-apiserver with the CRDs
 e2e: tools
 	MILVUSGEN_TOOLS=$(TOOLS) $(GO) test -count=1 -v ./e2e
+
+## sim: deploy ENV (default prod) onto a simulated cluster (real control
+## plane, kwok nodes), print where every pod runs and run the drills
+ENV ?= prod
+sim: tools
+	MILVUSGEN_TOOLS=$(TOOLS) $(GO) run ./internal/cmd/sim $(ENV)
 
 ## precheck: kubeconform -strict on out/ with the schemas e2e cached (no server)
 precheck:

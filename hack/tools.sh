@@ -51,4 +51,9 @@ install ko "$KO_VERSION" github.com/google/ko
 install crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane
 # kwok: fake Nodes and pod status for the simulated cluster (internal/simcluster).
 install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
+# kwok's own Stage objects (what its fake kubelet does to nodes and pods)
+# ship in its module, not in the binary: link them from the module cache.
+kwok_dir=$(cd / && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+ln -sfn "$kwok_dir/kustomize/stage" "$bin/kwok-stages"
+"$here/etcd-build.sh"
 "$here/kube-build.sh"

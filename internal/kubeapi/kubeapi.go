@@ -43,7 +43,33 @@ type Server struct {
 
 	token          string
 	etcd, apiserve *proc
+	// extra are processes started with Run (controllers, kwok), stopped
+	// first, newest first.
+	extra []*proc
 }
+
+// ServiceAccountKey is the private key the API server signs
+// service-account tokens with (kube-controller-manager needs it).
+func (s *Server) ServiceAccountKey() string { return filepath.Join(s.Dir, "sa.key") }
+
+// ServingCert is the API server's self-signed serving certificate, the CA
+// that pods would trust.
+func (s *Server) ServingCert() string { return filepath.Join(s.Dir, "certs", "apiserver.crt") }
+
+// Run starts another process beside the server (logging to
+// Dir/<name>.log) that Stop ends before the server. exited closes when it
+// exits.
+func (s *Server) Run(name, bin string, args ...string) (exited <-chan struct{}, err error) {
+	p, err := launch(filepath.Join(s.Dir, name+".log"), bin, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	s.extra = append(s.extra, p)
+	return p.done, nil
+}
+
+// FreePorts reserves n loopback ports for processes started with Run.
+func FreePorts(n int) ([]int, error) { return freePorts(n) }
 
 // proc is a started process; done closes when it has exited.
 type proc struct {
@@ -199,9 +225,14 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	return fmt.Errorf("kube-apiserver not ready after %s: %v (see %s)", timeout, last, filepath.Join(s.Dir, "kube-apiserver.log"))
 }
 
-// Stop terminates kube-apiserver, then etcd, and waits for both.
+// Stop terminates the processes started with Run, kube-apiserver, then
+// etcd, and waits for each.
 func (s *Server) Stop() {
-	for _, p := range []*proc{s.apiserve, s.etcd} {
+	procs := make([]*proc, 0, len(s.extra)+2)
+	for i := len(s.extra) - 1; i >= 0; i-- {
+		procs = append(procs, s.extra[i])
+	}
+	for _, p := range append(procs, s.apiserve, s.etcd) {
 		if p == nil {
 			continue
 		}

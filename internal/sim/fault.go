@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/milvus-gitops/milvusgen/verifier"
+)
+
+// FaultResult is the verifier's fault phase against the simulated cluster.
+type FaultResult struct {
+	ServiceAccount string
+	Selector       string
+	Killed         []string
+	// Recovered is how long until the verifier again saw as many running
+	// targets as before the kill.
+	Recovered time.Duration
+}
+
+// verifyJob finds the verification Job of the overlay and its fault flags.
+func verifyJob(stream []byte) (args map[string]string, sa string, ok bool, err error) {
+	objs, err := objects(stream)
+	if err != nil {
+		return nil, "", false, err
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Job" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		if len(containers) == 0 {
+			continue
+		}
+		raw, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+		args = map[string]string{}
+		for i := 0; i+1 < len(raw); i++ {
+			args[raw[i]] = raw[i+1]
+		}
+		if _, fault := args["--fault-selector"]; !fault {
+			continue
+		}
+		sa, _, _ = unstructured.NestedString(o.Object, "spec", "template", "spec", "serviceAccountName")
+		return args, sa, true, nil
+	}
+	return nil, "", false, nil
+}
+
+// VerifierFault runs the Kubernetes half of the verifier's fault phase
+// with the verification Job's own ServiceAccount (a token from the
+// TokenRequest API, so only its Role applies): it kills its targets, and
+// then watches until as many are running as before.
+func VerifierFault(ctx context.Context, d *Deployer) (*FaultResult, error) {
+	args, sa, ok, err := verifyJob(d.Stream)
+	if err != nil || !ok {
+		return nil, err
+	}
+	ns := args["--fault-namespace"]
+	tok, err := d.Cluster.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("token for %s: %w", sa, err)
+	}
+	cfg := &rest.Config{Host: d.Cluster.Config.Host, BearerToken: tok.Status.Token,
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true}} // self-signed, loopback only
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	count, _ := strconv.Atoi(args["--fault-pods"])
+	k := &verifier.PodKiller{Client: client, Namespace: ns, Selector: args["--fault-selector"], Count: max(count, 1), Mode: args["--fault-mode"]}
+	before, err := k.Targets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("as %s: %w", sa, err)
+	}
+	r := &FaultResult{ServiceAccount: sa, Selector: k.Selector}
+	start := time.Now()
+	if r.Killed, err = k.Kill(ctx); err != nil {
+		return r, fmt.Errorf("as %s: %w", sa, err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		now, err := k.Targets(ctx)
+		if err != nil {
+			return r, err
+		}
+		if len(now) >= len(before) && !contains(now, r.Killed) {
+			r.Recovered = time.Since(start)
+			return r, nil
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("%d of %d targets running 2m after the kill", len(now), len(before))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func contains(pods []corev1.Pod, names []string) bool {
+	for _, p := range pods {
+		for _, n := range names {
+			if p.Name == n {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,269 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/milvus-gitops/milvusgen/analysis"
+	"github.com/milvus-gitops/milvusgen/internal/simcluster"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// DefaultNodeCPU and DefaultNodeMemory are each fake node's allocatable
+// capacity when the spec declares no topology.nodeSize: generous enough
+// that capacity never decides placement, so only the spec's own rules do.
+const (
+	DefaultNodeCPU    = "64"
+	DefaultNodeMemory = "512Gi"
+)
+
+// Options say what to simulate.
+type Options struct {
+	Env    *model.Environment
+	Stream []byte // kustomize build out/ENV
+	Tools  Tools
+	Bin    simcluster.Binaries
+	// Dir holds the cluster's state and logs.
+	Dir string
+	Log func(format string, args ...any)
+	// Drills to run (the installation and convergence always run).
+	Drain, Zones, Rollout, Fault bool
+}
+
+// Report is what a simulation observed.
+type Report struct {
+	Env       string
+	Startup   time.Duration
+	Install   time.Duration
+	Nodes     []simcluster.Node
+	Placement map[string][]string // node -> pods ("workload" or pod name)
+	Analysis  []analysis.Result
+	Drains    []DrainResult
+	ZoneLoss  []ZoneResult
+	Rollout   *RolloutResult
+	Fault     *FaultResult
+}
+
+// NodesFor is the cluster the spec describes: topology.nodes nodes dealt
+// round-robin over the zones (analysis.LayoutOf), each with the declared
+// size or the default.
+func NodesFor(env *model.Environment) []simcluster.Node {
+	l := analysis.LayoutOf(env)
+	cpu, mem := DefaultNodeCPU, DefaultNodeMemory
+	if s := env.Topology.NodeSize; s != nil {
+		cpu = resource.NewMilliQuantity(int64(s.CPU*1000), resource.DecimalSI).String()
+		mem = resource.NewQuantity(s.Memory, resource.BinarySI).String()
+	}
+	var out []simcluster.Node
+	for i := 0; i < l.Nodes; i++ {
+		n := simcluster.Node{Name: fmt.Sprintf("node-%02d", i), Zone: l.ZoneOf(i), CPU: cpu, Memory: mem, Pods: "110"}
+		labels := map[string]string{}
+		if h := env.Topology.HostnameLabel; h != "" && h != "kubernetes.io/hostname" {
+			labels[h] = n.Name
+		}
+		if z := env.Topology.ZoneLabel; n.Zone != "" && z != "" && z != "topology.kubernetes.io/zone" {
+			labels[z] = n.Zone
+		}
+		n.Labels = labels
+		out = append(out, n)
+	}
+	return out
+}
+
+// storageClasses are the classes the spec names, plus a default.
+func storageClasses(env *model.Environment) []string {
+	names := []string{"standard"}
+	add := func(s string) {
+		for _, n := range names {
+			if n == s {
+				return
+			}
+		}
+		if s != "" {
+			names = append(names, s)
+		}
+	}
+	d := env.Dependencies
+	if d.Etcd.Managed != nil {
+		add(d.Etcd.Managed.Persistence.StorageClass)
+	}
+	if d.ObjectStorage.Managed != nil {
+		add(d.ObjectStorage.Managed.Persistence.StorageClass)
+	}
+	if d.MessageQueue.Managed != nil {
+		add(d.MessageQueue.Managed.StorageClass)
+	}
+	return names
+}
+
+// Run starts a simulated cluster, installs the environment, waits until
+// it converges, runs the drills and stops the cluster. A convergence
+// failure is an error naming the pods the scheduler could not place.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	log := o.Log
+	if log == nil {
+		log = func(string, ...any) {}
+	}
+	rep := &Report{Env: o.Env.Name, Nodes: NodesFor(o.Env), Analysis: analysis.Analyse(o.Env)}
+	c, err := simcluster.Start(o.Dir, o.Bin)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Stop()
+	rep.Startup = c.StartupTime
+	log("simulated cluster up in %s", c.StartupTime.Round(time.Millisecond))
+	if err := c.AddNodes(ctx, rep.Nodes); err != nil {
+		return rep, err
+	}
+	if err := c.StorageClasses(ctx, storageClasses(o.Env)...); err != nil {
+		return rep, err
+	}
+	work, err := os.MkdirTemp(o.Dir, "work-")
+	if err != nil {
+		return rep, err
+	}
+	dep := &Deployer{Cluster: c, Tools: o.Tools, Env: o.Env, Stream: o.Stream, Work: work, Log: log}
+	start := time.Now()
+	if err := dep.Install(ctx); err != nil {
+		return rep, fmt.Errorf("%s does not converge: %w", o.Env.Name, err)
+	}
+	rep.Install = time.Since(start)
+	workloads := analysis.Workloads(o.Env)
+	obs := Observe(ctx, c, o.Env.Namespace, workloads)
+	defer obs.Close()
+	rep.Placement = placement(obs, workloads)
+	dr := &Drills{Cluster: c, Namespace: o.Env.Namespace, Workloads: workloads, Observer: obs, Nodes: rep.Nodes,
+		EvictionTimeout: 20 * time.Second, Settle: 1500 * time.Millisecond}
+	if o.Drain {
+		log("drain drill")
+		if rep.Drains, err = dr.Drain(ctx); err != nil {
+			return rep, fmt.Errorf("drain: %w", err)
+		}
+	}
+	if o.Zones {
+		log("zone-loss drill")
+		if rep.ZoneLoss, err = dr.LoseZones(ctx); err != nil {
+			return rep, fmt.Errorf("zone loss: %w", err)
+		}
+	}
+	if o.Rollout {
+		log("rolling-update drill")
+		r, err := dr.RollingUpdate(ctx, dep, o.Env.Milvus.Image.Tag+"-sim")
+		rep.Rollout = &r
+		if err != nil {
+			return rep, err
+		}
+	}
+	if o.Fault {
+		log("verifier fault drill")
+		if rep.Fault, err = VerifierFault(ctx, dep); err != nil {
+			return rep, fmt.Errorf("verifier fault phase: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// placement maps each node to the pods on it, named by workload.
+func placement(o *Observer, workloads []analysis.Workload) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range o.Pods() {
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil {
+			continue
+		}
+		name := p.Name
+		for _, w := range workloads {
+			if labels.SelectorFromSet(w.Selector).Matches(labels.Set(p.Labels)) {
+				name = w.Name
+			}
+		}
+		if p.Status.Phase == "Succeeded" {
+			name += " (done)"
+		}
+		out[p.Spec.NodeName] = append(out[p.Spec.NodeName], name)
+	}
+	for _, v := range out {
+		sort.Strings(v)
+	}
+	return out
+}
+
+// Write prints the placement as nodes by zone with their pods, then each
+// drill's results next to what the static analysis predicted.
+func (r *Report) Write(w io.Writer) {
+	fmt.Fprintf(w, "simulated cluster for %s: %d nodes, up in %s, installed and converged in %s\n\n", r.Env, len(r.Nodes),
+		r.Startup.Round(time.Millisecond), r.Install.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ZONE\tNODE\tPODS")
+	for _, n := range r.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", orDash(n.Zone), n.Name, strings.Join(r.Placement[n.Name], ", "))
+	}
+	tw.Flush()
+	if len(r.Drains) > 0 {
+		fmt.Fprintln(w, "\nnode drains (kubectl drain semantics: cordon, evict through PodDisruptionBudgets):")
+		for _, d := range r.Drains {
+			status := "ok"
+			if d.Blocked != "" {
+				status = "BLOCKED: " + d.Blocked
+			}
+			if len(d.Violations) > 0 {
+				status = "VIOLATED: " + strings.Join(d.Violations, "; ")
+			}
+			fmt.Fprintf(w, "  %s: %d pods evicted in %s, %s\n", d.Node, d.Evicted, d.Duration.Round(time.Millisecond), status)
+		}
+	}
+	if len(r.ZoneLoss) > 0 {
+		fmt.Fprintln(w, "\nzone loss (observed at once -> once settled; predicted worst case in brackets):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		head := "  WORKLOAD\tQUORUM"
+		for _, z := range r.ZoneLoss {
+			head += "\t" + z.Zone
+		}
+		fmt.Fprintln(tw, head)
+		for _, a := range r.Analysis {
+			line := fmt.Sprintf("  %s\t%d", a.Name, a.Quorum)
+			for i, z := range r.ZoneLoss {
+				p := a.Zones[i]
+				held := "held"
+				if z.Immediate[a.Name] < a.Quorum {
+					held = "LOST"
+				}
+				line += fmt.Sprintf("\t%d->%d %s [%d->%d]", z.Immediate[a.Name], z.Settled[a.Name], held, p.Immediate, p.Settled)
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+	}
+	if ro := r.Rollout; ro != nil {
+		status := "ok"
+		if len(ro.Violations) > 0 {
+			status = "VIOLATED: " + strings.Join(ro.Violations, "; ")
+		}
+		fmt.Fprintf(w, "\nrolling update to %s: every Deployment rolled out in %s, %s\n", ro.Tag, ro.Duration.Round(time.Millisecond), status)
+		for _, a := range r.Analysis {
+			if a.Dependency == "" {
+				fmt.Fprintf(w, "  %s: %d replicas, at most %d pods and %d ready at once, at most %d on one node, fewest ready %d\n",
+					a.Name, a.Replicas, ro.MaxPods[a.Name], ro.MaxReady[a.Name], ro.MaxPerNode[a.Name], ro.MinReady[a.Name])
+			}
+		}
+	}
+	if f := r.Fault; f != nil {
+		fmt.Fprintf(w, "\nverifier fault phase as ServiceAccount %s: killed %s (%s), all targets running again after %s\n",
+			f.ServiceAccount, strings.Join(f.Killed, ", "), f.Selector, f.Recovered.Round(time.Millisecond))
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -8,13 +8,15 @@ TOOLS := $(shell hack/tools.sh --dir)
 .PHONY: test tools e2e sim precheck render check vet fmt bench image verifier
 
 ## test: build the pinned tools (cached), then vet, check out/ and run every
-## test, the API-server e2e included (needs etcd on PATH: .ci/run installs it)
+## test: the API-server e2e and the simulated cluster of every environment
+## included (the longest packages take about 10 minutes on 2 cores)
 test: tools vet
 	$(GO) run ./cmd/gen check
-	MILVUSGEN_TOOLS=$(TOOLS) $(GO) test -count=1 ./...
+	MILVUSGEN_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 45m ./...
 
-## tools: build helm, kustomize, kubeconform, kube-apiserver and kubectl into
-## the cache (first run: about 11 minutes on 2 cores; then seconds)
+## tools: build helm, kustomize, kubeconform, promtool, ko, crane, kwok, etcd
+## and the Kubernetes control plane into the cache (first run: about 40
+## minutes on 2 cores; then seconds)
 tools:
 	hack/tools.sh
 

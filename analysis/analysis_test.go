@@ -98,10 +98,10 @@ func TestRules(t *testing.T) {
 		{"zone tolerance needs members spread over zones", func(e *model.Environment) {
 			e.Topology.Tolerate = "zone"
 		}, "dependencies.etcd.managed.replicas", "losing zone us-east-1a can leave 1 of 3 pods"},
-		{"zone tolerance: a stateless component spread DoNotSchedule passes, etcd does not", func(e *model.Environment) {
+		{"zone tolerance: even spreading is no lasting bound per zone", func(e *model.Environment) {
 			e.Topology.Tolerate = "zone"
 			e.Topology.ZoneSpread = "DoNotSchedule"
-		}, "dependencies.etcd.managed.replicas", "below its quorum of 2"},
+		}, "components.mixCoordinator.replicas", "losing zone us-east-1a can leave 0 of 2 pods"},
 		{"requests that do not fit the nodes", func(e *model.Environment) {
 			e.Topology.NodeSize = &model.Quantities{CPU: 8, Memory: 32 << 30}
 		}, "topology.nodeSize", "requests do not fit"},
@@ -119,15 +119,6 @@ func TestRules(t *testing.T) {
 			}
 			t.Fatalf("no violation at %s containing %q; got:\n%s", c.field, c.msg, strings.Join(found, "\n"))
 		})
-	}
-}
-
-func TestDoNotScheduleBoundsZones(t *testing.T) {
-	env := loadEnv(t, "prod")
-	env.Topology.ZoneSpread = "DoNotSchedule"
-	r := result(t, env, "mixCoordinator")
-	if r.MaxPerZone != 1 || !r.SurvivesZone {
-		t.Fatalf("mixCoordinator with DoNotSchedule: per zone %d, survives zone %v; want 1, true", r.MaxPerZone, r.SurvivesZone)
 	}
 }
 
@@ -154,5 +145,45 @@ func TestTable(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestQuorums(t *testing.T) {
+	env := loadEnv(t, "prod")
+	minio := map[int32]int{4: 3, 6: 4, 8: 5, 12: 8, 16: 12, 32: 28, 3: 1}
+	for replicas, quorum := range minio {
+		env.Dependencies.ObjectStorage.Managed.Replicas = replicas
+		r := result(t, env, "minio")
+		if r.Quorum != quorum {
+			t.Errorf("MinIO with %d servers: quorum %d, want %d", replicas, r.Quorum, quorum)
+		}
+		if replicas < 4 && (r.Replicas != 1 || r.Controller != "Deployment") {
+			t.Errorf("standalone MinIO: %d replicas of a %s, want one Deployment pod", r.Replicas, r.Controller)
+		}
+	}
+	// Kafka: 6 brokers, RF 3, min.insync 2: one broker may go.
+	env = loadEnv(t, "prod")
+	q := env.Dependencies.MessageQueue.Managed
+	env.Dependencies.MessageQueue.Type = "kafka"
+	q.Broker.Replicas, q.Zookeeper.Replicas, q.ReplicationFactor, q.MinInsyncReplicas = 6, 3, 3, 2
+	r := result(t, env, "kafka broker")
+	if r.Quorum != 5 || !r.SurvivesNode || r.SurvivesZone {
+		t.Errorf("Kafka 6 brokers RF 3 minISR 2: quorum %d, survives node %v, zone %v; want 5, true, false", r.Quorum, r.SurvivesNode, r.SurvivesZone)
+	}
+	if zk := result(t, env, "kafka zookeeper"); zk.Quorum != 2 {
+		t.Errorf("Kafka's ZooKeeper of 3: quorum %d, want 2", zk.Quorum)
+	}
+}
+
+func TestUnevenLayoutAndEvenSpread(t *testing.T) {
+	env := loadEnv(t, "prod")
+	env.Topology.Nodes = 7 // 3 + 2 + 2
+	env.Topology.ZoneSpread = "DoNotSchedule"
+	r := result(t, env, "queryNode")
+	// No lasting bound per zone (at most the 3 nodes of us-east-1a hold 3);
+	// the nodes left take the replacements back evenly: 4 on the 2+2
+	// nodes left after the 3-node zone, all 5 on the 3+2 left after another.
+	if r.MaxPerZone != 3 || r.Zones[0].Immediate != 2 || r.Zones[0].Settled != 4 || r.Zones[1].Settled != 5 || r.Zones[0].Exact {
+		t.Errorf("queryNode on 7 nodes, DoNotSchedule: %+v", r)
 	}
 }

@@ -72,7 +72,9 @@ func Workloads(env *model.Environment) []Workload {
 			Quorum:         1,
 			QuorumRule:     "one pod serves",
 		}
-		if len(env.Topology.Zones) > 0 {
+		// generators/helmvalues spreads over zones from two on (maxSkew 1,
+		// nodeTaintsPolicy Honor).
+		if len(env.Topology.Zones) > 1 {
 			w.ZoneSpread = env.Topology.ZoneSpread
 		}
 		if env.Availability.PodDisruptionBudgets {
@@ -113,27 +115,7 @@ func dependencyWorkloads(env *model.Environment) []Workload {
 		out = append(out, w)
 	}
 	if m := deps.ObjectStorage.Managed; deps.ObjectStorage.Mode == "managed" && m != nil {
-		r := int(m.Replicas)
-		w := Workload{
-			Name: "minio", Field: "dependencies.objectStorage.managed.replicas", Dependency: "minio",
-			Controller: "StatefulSet", Replicas: r, HardHostSpread: hard, Stateful: true,
-			Selector: map[string]string{"app": "minio", "release": env.Release + "-minio"},
-			Budget:   max(0, r-1),
-		}
-		if r >= 4 {
-			// Distributed MinIO with one drive per server: one erasure set
-			// of r drives with parity r/2 (the default for up to 16 drives
-			// is EC:4 or less; with 4 drives EC:2). Writes need data + 1 =
-			// r/2 + 1 drives when parity is half (MinIO docs, "Erasure
-			// Coding": write quorum).
-			w.Quorum, w.QuorumRule = r/2+1, "write quorum (EC:N/2)"
-		} else {
-			w.Quorum, w.QuorumRule = 1, "standalone"
-		}
-		if m.Resources != nil {
-			w.Requests = m.Resources.Requests
-		}
-		out = append(out, w)
+		out = append(out, minioWorkload(env, m, hard))
 	}
 	if m := deps.MessageQueue.Managed; deps.MessageQueue.Mode == "managed" && m != nil {
 		switch deps.MessageQueue.Type {
@@ -144,6 +126,63 @@ func dependencyWorkloads(env *model.Environment) []Workload {
 		}
 	}
 	return out
+}
+
+// minioWorkload: distributed MinIO from 4 servers (one drive each), a
+// single standalone server below that.
+func minioWorkload(env *model.Environment, m *model.ManagedMinio, hard bool) Workload {
+	r := int(m.Replicas)
+	w := Workload{
+		Name: "minio", Field: "dependencies.objectStorage.managed.replicas", Dependency: "minio",
+		Controller: "StatefulSet", Replicas: r, HardHostSpread: hard, Stateful: true,
+		Selector: map[string]string{"app": "minio", "release": env.Release + "-minio"},
+		Budget:   max(0, r-1),
+	}
+	if m.Resources != nil {
+		w.Requests = m.Resources.Requests
+	}
+	if r < 4 {
+		// The chart's standalone mode (generators/dependencies: fewer than
+		// 4 servers) is one Deployment pod whatever the replica count
+		// (minio chart 8.0.17, templates/deployment.yaml).
+		w.Controller, w.Replicas, w.Budget = "Deployment", 1, 0
+		w.Quorum, w.QuorumRule = 1, "standalone"
+		return w
+	}
+	w.Quorum, w.QuorumRule = r-minioTolerates(r), "write quorum of its erasure set"
+	return w
+}
+
+// minioTolerates is how many servers (one drive each) a distributed MinIO
+// can lose in the worst case and still take writes. MinIO splits the drives
+// into erasure sets of equal size between 4 and 16, the largest that
+// divides the drive count (cmd/endpoint-ellipses.go, getSetIndexes); the
+// default parity of a set is 2 for 4-5 drives, 3 for 6-7 and 4 for 8-16
+// (cmd/format-erasure.go, ecDrivesNoConfig). A set writes with
+// drives - parity drives, or parity + 1 when parity is half the set; the
+// worst case puts every lost server into one set.
+func minioTolerates(drives int) int {
+	set := 0
+	for s := 16; s >= 4; s-- {
+		if drives%s == 0 {
+			set = s
+			break
+		}
+	}
+	if set == 0 {
+		return 0 // not a valid distributed layout: nothing is tolerated
+	}
+	parity := 4
+	switch {
+	case set <= 5:
+		parity = 2
+	case set <= 7:
+		parity = 3
+	}
+	if parity*2 == set {
+		return parity - 1
+	}
+	return parity
 }
 
 // pulsarRequests are the Apache Pulsar chart's default requests (the
@@ -187,11 +226,13 @@ func kafkaWorkloads(env *model.Environment, m *model.ManagedQueue, hard bool) []
 	zk, brokers := int(m.Zookeeper.Replicas), int(m.Broker.Replicas)
 	w := []Workload{
 		// With acks=all a partition takes writes while min.insync.replicas
-		// of its replicas are in sync: a broker count below it stops writes.
+		// of its replication-factor replicas are in sync. In the worst
+		// case every lost broker holds a replica of the same partition, so
+		// only RF - minISR brokers may be lost.
 		{Name: "kafka broker", Field: field + "broker.replicas", Dependency: "kafka", Controller: "StatefulSet",
 			Replicas: brokers, HardHostSpread: hard, Stateful: true,
 			Selector: map[string]string{"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": env.Release + "-kafka", "app.kubernetes.io/component": "kafka"},
-			Quorum:   int(m.MinInsyncReplicas), QuorumRule: "min.insync.replicas", Budget: max(0, brokers-1)},
+			Quorum:   brokers - int(m.ReplicationFactor-m.MinInsyncReplicas), QuorumRule: "replication factor - min.insync.replicas may be lost", Budget: max(0, brokers-1)},
 		{Name: "kafka zookeeper", Field: field + "zookeeper.replicas", Dependency: "kafka", Controller: "StatefulSet",
 			Replicas: zk, HardHostSpread: hard, Stateful: true,
 			Selector: map[string]string{"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": env.Release + "-kafka"},

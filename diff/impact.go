@@ -3,6 +3,7 @@ package diff
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,21 +303,39 @@ func failureImpact(from, to map[string]any, warn, info func(string, ...any)) {
 	for _, n := range sorted {
 		a, _ := fw[n].(map[string]any)
 		b, _ := tw[n].(map[string]any)
-		if a == nil || b == nil {
-			continue // a workload that comes or goes shows in the objects
+		switch {
+		case a == nil:
+			if ok, _ := b["survivesNode"].(bool); !ok {
+				warn("failure domains: %s is added and does not survive the loss of one node", n)
+			} else {
+				info("failure domains: %s is added", n)
+			}
+			continue
+		case b == nil:
+			info("failure domains: %s is removed", n)
+			continue
 		}
+		changed := false
 		for _, f := range []struct{ key, what string }{{"survivesNode", "the loss of one node"}, {"survivesZone", "the loss of a zone"}} {
 			was, _ := a[f.key].(bool)
 			is, _ := b[f.key].(bool)
 			switch {
 			case was && !is:
 				warn("failure domains: %s no longer survives %s with its quorum", n, f.what)
+				changed = true
 			case !was && is:
 				info("failure domains: %s now survives %s with its quorum", n, f.what)
+				changed = true
 			}
 		}
-		if !reflect.DeepEqual(a, b) {
-			info("failure domains of %s change: %s", n, changedKeys(a, b))
+		// The other numbers, unless a verdict above already says it.
+		if keys := changedKeys(a, b, "survivesNode", "survivesZone"); keys != "" && !changed {
+			info("failure domains of %s change: %s", n, keys)
+		}
+	}
+	for _, k := range []string{"tolerate", "nodes", "zones"} {
+		if !reflect.DeepEqual(from[k], to[k]) {
+			info("failure domains: %s %v -> %v", k, flat(from[k]), flat(to[k]))
 		}
 	}
 	if fc, tc := str(from, "capacity"), str(to, "capacity"); fc != tc {
@@ -328,8 +347,8 @@ func failureImpact(from, to map[string]any, warn, info func(string, ...any)) {
 	}
 }
 
-// changedKeys lists "key a -> b" for the scalar keys that differ.
-func changedKeys(a, b map[string]any) string {
+// changedKeys lists "key a -> b" for the keys that differ, but skip.
+func changedKeys(a, b map[string]any, skip ...string) string {
 	var out []string
 	keys := map[string]bool{}
 	for k := range a {
@@ -344,6 +363,9 @@ func changedKeys(a, b map[string]any) string {
 	}
 	sort.Strings(sorted)
 	for _, k := range sorted {
+		if slices.Contains(skip, k) {
+			continue
+		}
 		if !reflect.DeepEqual(a[k], b[k]) {
 			out = append(out, fmt.Sprintf("%s %v -> %v", k, flat(a[k]), flat(b[k])))
 		}

@@ -15,6 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.env"
 cache=${MILVUSGEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/milvusgen}
+mkdir -p "$cache" && cache=$(cd "$cache" && pwd)   # absolute: we cd below
 out=$cache/tools/kube-$KUBERNETES_VERSION
 bin=$cache/tools/bin
 

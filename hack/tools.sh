@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the real tools the tests run (helm, kustomize, kubeconform, and
-# through hack/kube-build.sh kube-apiserver and kubectl), built from the Go
-# module proxy at the versions in hack/versions.env, into a cache outside
-# the repository so that only the first run on a machine pays:
+# Installs the real tools the tests run (helm, kustomize, kubeconform,
+# promtool, ko, crane, kwok, through hack/etcd-build.sh etcd, and through
+# hack/kube-build.sh kube-apiserver, kubectl, kube-controller-manager and
+# kube-scheduler), built from the Go module proxy at the versions in
+# hack/versions.env, into a cache outside the repository so that only the
+# first run on a machine pays:
 #   ${MILVUSGEN_CACHE:-~/.cache/milvusgen}/tools/<tool>-<version>/<tool>
 # and links them into .../tools/bin. Prints nothing but progress on stderr.
 #
@@ -15,6 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/versions.env"
 
 cache=${MILVUSGEN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/milvusgen}
+mkdir -p "$cache" && cache=$(cd "$cache" && pwd)   # absolute: the build scripts cd
+export MILVUSGEN_CACHE=$cache
 bin=$cache/tools/bin
 
 if [[ ${1:-} == --dir ]]; then
@@ -54,6 +58,10 @@ install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 # kwok's own Stage objects (what its fake kubelet does to nodes and pods)
 # ship in its module, not in the binary: link them from the module cache.
 kwok_dir=$(cd / && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+if [[ ! -d $kwok_dir/kustomize/stage ]]; then
+	echo "tools: kwok $KWOK_VERSION: no kustomize/stage in its module (${kwok_dir:-not downloaded})" >&2
+	exit 1
+fi
 ln -sfn "$kwok_dir/kustomize/stage" "$bin/kwok-stages"
 "$here/etcd-build.sh"
 "$here/kube-build.sh"

@@ -111,8 +111,8 @@ func TestValidationErrors(t *testing.T) {
 		{
 			name:     "a component that one node's loss takes down is refused where tolerated",
 			edit:     chain(extra(`topology: tolerate: "node"`), replace("proxy: replicas:          1", "proxy: replicas:          1 // HERE")),
-			wantPath: "environments.t.components.proxy.antiAffinity",
-			wantMsg:  `proxy: losing one node can leave 0 of 1 pods, below its quorum of 1 (one pod serves); set antiAffinity: "required"`,
+			wantPath: "environments.t.components.proxy.replicas",
+			wantMsg:  `proxy: losing one node can leave 0 of 1 pods, below its quorum of 1 (one pod serves); run at least 2 replicas with antiAffinity: "required"`,
 		},
 		{
 			name:     "zone tolerance needs zones",

@@ -221,6 +221,10 @@ func spread(env *model.Environment, key string) []corev1.TopologySpreadConstrain
 		// Count only the pods of the current rollout, so that a rolling
 		// update is not held back by the old ReplicaSet's pods.
 		MatchLabelKeys: []string{"pod-template-hash"},
+		// A zone whose nodes are all tainted (cordoned, unreachable) is
+		// no domain: with the default (Ignore) its empty count would hold
+		// every replacement Pending under DoNotSchedule after a zone loss.
+		NodeTaintsPolicy: ptr(corev1.NodeInclusionPolicyHonor),
 	}}
 }
 
@@ -373,3 +377,5 @@ func nilIfEmpty(m map[string]string) map[string]string {
 	}
 	return m
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -13,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/milvus-gitops/milvusgen/analysis"
@@ -122,8 +123,11 @@ func (d *Drills) drainOne(ctx context.Context, node string) (DrainResult, error)
 	wg.Wait()
 	r.Evicted = len(pods)
 	// Replacements scheduled and ready, or stuck: the state settles.
-	d.settle(ctx)
+	settled := d.settle(ctx)
 	w := d.Observer.Stop()
+	if !settled {
+		return r, fmt.Errorf("drain of %s: the pods did not settle in 2 minutes", node)
+	}
 	r.Duration, r.MinReady = time.Since(start), w.MinReady
 	// The disruption budget's promise; quorums are held to the static
 	// analysis by the caller.
@@ -136,9 +140,13 @@ func (d *Drills) drainOne(ctx context.Context, node string) (DrainResult, error)
 }
 
 // evict evicts one pod, retrying while a budget refuses; it returns a
-// message when the refusal outlasts EvictionTimeout.
+// message when the refusal outlasts EvictionTimeout. A refusal while a
+// matching budget still lists disrupted pods is transient (the disruption
+// controller drops an entry when it sees the pod terminate, or after two
+// minutes), so it is waited out, up to three minutes in all.
 func (d *Drills) evict(ctx context.Context, p corev1.Pod) string {
-	deadline := time.Now().Add(d.EvictionTimeout)
+	start := time.Now()
+	deadline := start.Add(d.EvictionTimeout)
 	for {
 		err := d.Cluster.Client.PolicyV1().Evictions(p.Namespace).Evict(ctx, &policyv1.Eviction{
 			ObjectMeta:    metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace},
@@ -147,18 +155,41 @@ func (d *Drills) evict(ctx context.Context, p corev1.Pod) string {
 		switch {
 		case err == nil || apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 			return ""
+		case apierrors.IsTooManyRequests(err) && d.budgetBusy(ctx, p) && time.Since(start) < 3*time.Minute:
+			deadline = time.Now().Add(d.EvictionTimeout)
+			time.Sleep(200 * time.Millisecond)
 		case apierrors.IsTooManyRequests(err) && time.Now().Before(deadline):
 			time.Sleep(200 * time.Millisecond)
 		case apierrors.IsTooManyRequests(err):
-			return fmt.Sprintf("eviction of %s refused for %s: %v", p.Name, d.EvictionTimeout, err)
+			return fmt.Sprintf("eviction of %s refused for %s: %v", p.Name, time.Since(start).Round(time.Second), err)
 		default:
 			return fmt.Sprintf("eviction of %s: %v", p.Name, err)
 		}
 	}
 }
 
-// settle waits until the pod counts stop changing for Settle.
-func (d *Drills) settle(ctx context.Context) {
+// budgetBusy: a budget selecting the pod still counts disrupted pods or
+// has not caught up with its spec.
+func (d *Drills) budgetBusy(ctx context.Context, p corev1.Pod) bool {
+	pdbs, err := d.Cluster.Client.PolicyV1().PodDisruptionBudgets(p.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, b := range pdbs.Items {
+		sel, err := metav1.LabelSelectorAsSelector(b.Spec.Selector)
+		if err != nil || !sel.Matches(labels.Set(p.Labels)) {
+			continue
+		}
+		if len(b.Status.DisruptedPods) > 0 || b.Status.ObservedGeneration < b.Generation {
+			return true
+		}
+	}
+	return false
+}
+
+// settle waits until the pod counts stop changing for Settle; false when
+// they still change after two minutes.
+func (d *Drills) settle(ctx context.Context) bool {
 	last, since := "", time.Now()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -166,10 +197,11 @@ func (d *Drills) settle(ctx context.Context) {
 		if s := string(b); s != last {
 			last, since = s, time.Now()
 		} else if time.Since(since) >= d.Settle {
-			return
+			return true
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return false
 }
 
 // ZoneResult is one zone's loss.
@@ -208,6 +240,11 @@ func (d *Drills) LoseZones(ctx context.Context) ([]ZoneResult, error) {
 				return out, err
 			}
 		}
+		// All at once, as a zone goes: one by one, early replacements
+		// would be Ready before the last pod went.
+		var zoneErr error
+		var mu sync.Mutex
+		var wg sync.WaitGroup
 		zero := int64(0)
 		for _, n := range byZone[z] {
 			pods, err := d.podsOn(ctx, n)
@@ -215,13 +252,25 @@ func (d *Drills) LoseZones(ctx context.Context) ([]ZoneResult, error) {
 				return out, err
 			}
 			for _, p := range pods {
-				err := d.Cluster.Client.CoreV1().Pods(d.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-				if err != nil && !apierrors.IsNotFound(err) {
-					return out, err
-				}
+				wg.Add(1)
+				go func(name string) {
+					defer wg.Done()
+					err := d.Cluster.Client.CoreV1().Pods(d.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+					if err != nil && !apierrors.IsNotFound(err) {
+						mu.Lock()
+						zoneErr = err
+						mu.Unlock()
+					}
+				}(p.Name)
 			}
 		}
-		d.settle(ctx)
+		wg.Wait()
+		if zoneErr != nil {
+			return out, zoneErr
+		}
+		if !d.settle(ctx) {
+			return out, fmt.Errorf("zone %s lost: the pods did not settle in 2 minutes", z)
+		}
 		w := d.Observer.Stop()
 		r.Immediate = w.MinReady
 		r.Settled = map[string]int{}
@@ -289,19 +338,29 @@ func (d *Drills) RollingUpdate(ctx context.Context, dep *Deployer, tag string) (
 		// the rollout completes without a node more, which staging proves
 		// with as many query nodes as nodes, and that no two pods ever
 		// share a node.
+		if w.MinReady[wl.Name] < wl.Budget {
+			r.Violations = append(r.Violations, fmt.Sprintf("rolling update: %s fell to %d ready, below the %d its PodDisruptionBudget promises", wl.Name, w.MinReady[wl.Name], wl.Budget))
+		}
 		if wl.HardHostSpread && w.MaxPerNode[wl.Name] > 1 {
-			r.Violations = append(r.Violations, fmt.Sprintf("%s: %d pods on one node despite required anti-affinity", wl.Name, w.MaxPerNode[wl.Name]))
+			r.Violations = append(r.Violations, fmt.Sprintf("rolling update: %s: %d pods on one node despite required anti-affinity", wl.Name, w.MaxPerNode[wl.Name]))
 		}
 	}
+	updated := 0
 	for _, p := range d.Observer.Pods() {
 		if p.Labels["app.kubernetes.io/name"] != "milvus" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded {
 			continue
 		}
 		for _, c := range p.Spec.Containers {
-			if strings.Contains(c.Image, "milvus") && !strings.HasSuffix(c.Image, ":"+tag) {
-				r.Violations = append(r.Violations, fmt.Sprintf("pod %s still runs %s", p.Name, c.Image))
+			switch {
+			case strings.HasSuffix(c.Image, ":"+tag):
+				updated++
+			case strings.Contains(c.Image, "milvus"):
+				r.Violations = append(r.Violations, fmt.Sprintf("rolling update: pod %s still runs %s", p.Name, c.Image))
 			}
 		}
+	}
+	if updated == 0 {
+		r.Violations = append(r.Violations, "rolling update: no pod runs the new image")
 	}
 	sort.Strings(r.Violations)
 	return r, nil

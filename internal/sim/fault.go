@@ -27,10 +27,10 @@ type FaultResult struct {
 }
 
 // verifyJob finds the verification Job of the overlay and its fault flags.
-func verifyJob(stream []byte) (args map[string]string, sa string, ok bool, err error) {
+func verifyJob(stream []byte) (args map[string]string, sa, ns string, ok bool, err error) {
 	objs, err := objects(stream)
 	if err != nil {
-		return nil, "", false, err
+		return nil, "", "", false, err
 	}
 	for _, o := range objs {
 		if o.GetKind() != "Job" {
@@ -49,9 +49,9 @@ func verifyJob(stream []byte) (args map[string]string, sa string, ok bool, err e
 			continue
 		}
 		sa, _, _ = unstructured.NestedString(o.Object, "spec", "template", "spec", "serviceAccountName")
-		return args, sa, true, nil
+		return args, sa, o.GetNamespace(), true, nil
 	}
-	return nil, "", false, nil
+	return nil, "", "", false, nil
 }
 
 // VerifierFault runs the Kubernetes half of the verifier's fault phase
@@ -59,12 +59,12 @@ func verifyJob(stream []byte) (args map[string]string, sa string, ok bool, err e
 // TokenRequest API, so only its Role applies): it kills its targets, and
 // then watches until as many are running as before.
 func VerifierFault(ctx context.Context, d *Deployer) (*FaultResult, error) {
-	args, sa, ok, err := verifyJob(d.Stream)
+	args, sa, jobNS, ok, err := verifyJob(d.Stream)
 	if err != nil || !ok {
 		return nil, err
 	}
 	ns := args["--fault-namespace"]
-	tok, err := d.Cluster.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authv1.TokenRequest{}, metav1.CreateOptions{})
+	tok, err := d.Cluster.Client.CoreV1().ServiceAccounts(jobNS).CreateToken(ctx, sa, &authv1.TokenRequest{}, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("token for %s: %w", sa, err)
 	}

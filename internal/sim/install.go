@@ -48,6 +48,9 @@ type Tools struct {
 
 // Release is one Helm release as the delivery objects describe it.
 type Release struct {
+	// ID is the delivery object's name (what dependsOn names); Name is
+	// the Helm release name.
+	ID                              string
 	Name, Namespace, Chart, Version string
 	Values                          []byte
 	// Patches are Flux post-renderer kustomize patches (as YAML objects).
@@ -204,7 +207,7 @@ func (d *Deployer) releasesFrom(objs []*unstructured.Unstructured) error {
 }
 
 func fluxRelease(o *unstructured.Unstructured, configMaps map[string]*unstructured.Unstructured) (Release, error) {
-	r := Release{Name: o.GetName(), Namespace: o.GetNamespace()}
+	r := Release{ID: o.GetName(), Name: o.GetName(), Namespace: o.GetNamespace()}
 	if n, _, _ := unstructured.NestedString(o.Object, "spec", "releaseName"); n != "" {
 		r.Name = n
 	}
@@ -233,7 +236,7 @@ func fluxRelease(o *unstructured.Unstructured, configMaps map[string]*unstructur
 }
 
 func (d *Deployer) argoRelease(o *unstructured.Unstructured) (Release, error) {
-	r := Release{}
+	r := Release{ID: o.GetName()}
 	r.Namespace, _, _ = unstructured.NestedString(o.Object, "spec", "destination", "namespace")
 	if w := o.GetAnnotations()["argocd.argoproj.io/sync-wave"]; w != "" {
 		r.order, _ = strconv.Atoi(w)
@@ -284,7 +287,7 @@ func (d *Deployer) order() error {
 	for len(out) < len(d.releases) {
 		progressed := false
 		for _, r := range d.releases {
-			if done[r.Name] {
+			if done[r.ID] {
 				continue
 			}
 			ready := true
@@ -292,7 +295,7 @@ func (d *Deployer) order() error {
 				ready = ready && done[a]
 			}
 			if ready {
-				out, done[r.Name], progressed = append(out, r), true, true
+				out, done[r.ID], progressed = append(out, r), true, true
 			}
 		}
 		if !progressed {
@@ -424,6 +427,9 @@ func WaitReady(ctx context.Context, c *simcluster.Cluster, ns string, timeout ti
 		if err == nil && len(waiting) == 0 {
 			return nil
 		}
+		if dead := c.Dead(); dead != "" {
+			return fmt.Errorf("simulated cluster broken: %s", dead)
+		}
 		if s := strings.Join(waiting, "; "); s != last {
 			last, since = s, time.Now()
 		} else if time.Since(since) > stuckAfter {
@@ -510,6 +516,9 @@ func PendingReasons(ctx context.Context, c *simcluster.Cluster, ns string) (stri
 			}
 		}
 		fmt.Fprintf(&b, "\n  pod %s pending: %s", p.Name, msg)
+	}
+	if e := c.ProvisionError(); e != "" && b.Len() > 0 {
+		fmt.Fprintf(&b, "\n  volume provisioner: %s", e)
 	}
 	return b.String(), nil
 }

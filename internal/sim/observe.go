@@ -2,7 +2,9 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -17,8 +19,9 @@ import (
 // change, counts per workload the ready pods (Ready and not being deleted,
 // as the disruption controller counts them), the pods that exist, and the
 // most pods of one workload that share a node. A window records the
-// extremes between Start and Stop: every state the API server went
-// through, not samples.
+// extremes between Start and Stop over every event the watch delivered (a
+// re-list after a broken watch would merge states; the simulated cluster's
+// watches do not break).
 type Observer struct {
 	workloads []analysis.Workload
 	selectors []labels.Selector
@@ -37,8 +40,9 @@ type Window struct {
 	MaxPerNode map[string]int
 }
 
-// Observe starts watching ns.
-func Observe(ctx context.Context, c *simcluster.Cluster, ns string, workloads []analysis.Workload) *Observer {
+// Observe starts watching ns; it fails when the watch cannot sync within
+// a minute.
+func Observe(ctx context.Context, c *simcluster.Cluster, ns string, workloads []analysis.Workload) (*Observer, error) {
 	o := &Observer{workloads: workloads, pods: map[string]*corev1.Pod{}, stop: make(chan struct{})}
 	for _, w := range workloads {
 		o.selectors = append(o.selectors, labels.SelectorFromSet(w.Selector))
@@ -59,14 +63,19 @@ func Observe(ctx context.Context, c *simcluster.Cluster, ns string, workloads []
 		},
 	})
 	f.Start(o.stop)
-	f.WaitForCacheSync(o.stop)
+	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if !cache.WaitForCacheSync(syncCtx.Done(), inf.HasSynced) {
+		close(o.stop)
+		return nil, fmt.Errorf("watching the pods of %s: no sync within a minute", ns)
+	}
 	// Handlers run asynchronously: seed from the synced store.
 	for _, obj := range inf.GetStore().List() {
 		if p, ok := obj.(*corev1.Pod); ok {
 			o.update(p, false)
 		}
 	}
-	return o
+	return o, nil
 }
 
 // Close stops the watch.
@@ -152,12 +161,15 @@ func (o *Observer) Start() {
 	o.record()
 }
 
-// Stop closes the window and returns it.
+// Stop closes the window and returns it (empty when none was open).
 func (o *Observer) Stop() *Window {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	w := o.window
 	o.window = nil
+	if w == nil {
+		w = &Window{MinReady: map[string]int{}, MaxReady: map[string]int{}, MaxPods: map[string]int{}, MaxPerNode: map[string]int{}}
+	}
 	return w
 }
 

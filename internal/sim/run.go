@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -60,7 +61,7 @@ func NodesFor(env *model.Environment) []simcluster.Node {
 	l := analysis.LayoutOf(env)
 	cpu, mem := DefaultNodeCPU, DefaultNodeMemory
 	if s := env.Topology.NodeSize; s != nil {
-		cpu = resource.NewMilliQuantity(int64(s.CPU*1000), resource.DecimalSI).String()
+		cpu = resource.NewMilliQuantity(int64(math.Round(s.CPU*1000)), resource.DecimalSI).String()
 		mem = resource.NewQuantity(s.Memory, resource.BinarySI).String()
 	}
 	var out []simcluster.Node
@@ -138,7 +139,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.Install = time.Since(start)
 	workloads := analysis.Workloads(o.Env)
-	obs := Observe(ctx, c, o.Env.Namespace, workloads)
+	obs, err := Observe(ctx, c, o.Env.Namespace, workloads)
+	if err != nil {
+		return rep, err
+	}
 	defer obs.Close()
 	rep.Placement = placement(obs, workloads)
 	dr := &Drills{Cluster: c, Namespace: o.Env.Namespace, Workloads: workloads, Observer: obs, Nodes: rep.Nodes,

@@ -16,10 +16,12 @@ package simcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +51,32 @@ type Cluster struct {
 
 	stopProvisioner context.CancelFunc
 	provisionerDone chan struct{}
+	provisionErr    atomic.Value
+	// exited closes when a control-plane process or kwok exits.
+	exited []<-chan struct{}
+	names  []string
+}
+
+// Dead names a process of the cluster that has exited, or "".
+func (c *Cluster) Dead() string {
+	for i, ch := range c.exited {
+		select {
+		case <-ch:
+			return c.names[i] + " exited (see " + filepath.Join(c.Dir, c.names[i]+".log") + ")"
+		default:
+		}
+	}
+	return ""
+}
+
+// run starts a process and remembers it for Dead.
+func (c *Cluster) run(name, bin string, args ...string) error {
+	ch, err := c.Run(name, bin, args...)
+	if err != nil {
+		return err
+	}
+	c.exited, c.names = append(c.exited, ch), append(c.names, name)
+	return nil
 }
 
 // Start brings the cluster up under dir.
@@ -82,7 +110,7 @@ func (c *Cluster) start(bin Binaries) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.Run("kube-controller-manager", bin.ControllerManager,
+	if err := c.run("kube-controller-manager", bin.ControllerManager,
 		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 		"--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port", strconv.Itoa(ports[0]),
 		"--service-account-private-key-file", c.ServiceAccountKey(),
@@ -94,7 +122,7 @@ func (c *Cluster) start(bin Binaries) error {
 	); err != nil {
 		return err
 	}
-	if _, err := c.Run("kube-scheduler", bin.Scheduler,
+	if err := c.run("kube-scheduler", bin.Scheduler,
 		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 		"--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port", strconv.Itoa(ports[1]),
 		"--v=2", // logs every binding
@@ -120,7 +148,7 @@ func (c *Cluster) start(bin Binaries) error {
 	for _, s := range stages {
 		args = append(args, "--config", s)
 	}
-	if _, err := c.Run("kwok", bin.Kwok, args...); err != nil {
+	if err := c.run("kwok", bin.Kwok, args...); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -128,6 +156,9 @@ func (c *Cluster) start(bin Binaries) error {
 	// The controllers are up when the service-account controller has
 	// created the default ServiceAccount of "default".
 	if err := poll(ctx, func() (bool, error) {
+		if dead := c.Dead(); dead != "" {
+			return false, errors.New(dead)
+		}
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil, nil
 	}); err != nil {
@@ -207,8 +238,11 @@ type Node struct {
 	Pods   string
 }
 
-// AddNodes creates fake Nodes and waits until kwok reports them Ready.
+// AddNodes creates fake Nodes and waits (a minute at most) until kwok
+// reports them Ready.
 func (c *Cluster) AddNodes(ctx context.Context, nodes []Node) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	for _, n := range nodes {
 		labels := map[string]string{
 			"kubernetes.io/hostname": n.Name,
@@ -241,7 +275,10 @@ func (c *Cluster) AddNodes(ctx context.Context, nodes []Node) error {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 	}
-	return poll(ctx, func() (bool, error) {
+	err := poll(ctx, func() (bool, error) {
+		if dead := c.Dead(); dead != "" {
+			return false, errors.New(dead)
+		}
 		for _, n := range nodes {
 			node, err := c.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
 			if err != nil {
@@ -253,6 +290,10 @@ func (c *Cluster) AddNodes(ctx context.Context, nodes []Node) error {
 		}
 		return true, nil
 	})
+	if err != nil {
+		return fmt.Errorf("nodes not Ready (kwok: see %s): %w", filepath.Join(c.Dir, "kwok.log"), err)
+	}
+	return nil
 }
 
 func nodeReady(n *corev1.Node) bool {

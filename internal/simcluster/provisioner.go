@@ -53,7 +53,9 @@ func (c *Cluster) provision(ctx context.Context) {
 				if pvc.Status.Phase != corev1.ClaimPending || node == "" || pvc.Spec.VolumeName != "" {
 					continue
 				}
-				_ = c.provisionOne(ctx, pvc, node)
+				if err := c.provisionOne(ctx, pvc, node); err != nil && ctx.Err() == nil {
+					c.provisionErr.Store(fmt.Sprintf("claim %s/%s: %v", pvc.Namespace, pvc.Name, err))
+				}
 			}
 		}
 		select {
@@ -114,3 +116,11 @@ func (c *Cluster) provisionOne(ctx context.Context, pvc *corev1.PersistentVolume
 }
 
 func parseQuantity(s string) (resource.Quantity, error) { return resource.ParseQuantity(s) }
+
+// ProvisionError is the last error of the volume provisioner, or "".
+func (c *Cluster) ProvisionError() string {
+	if v, ok := c.provisionErr.Load().(string); ok {
+		return v
+	}
+	return ""
+}

@@ -98,6 +98,17 @@ func run(name string, drills, keep bool) error {
 	})
 	if rep != nil {
 		rep.Write(os.Stdout)
+		if err == nil {
+			if broken := rep.Check(); len(broken) > 0 {
+				fmt.Println("\nbroken promises:")
+				for _, b := range broken {
+					fmt.Println("  " + b)
+				}
+				err = fmt.Errorf("%d broken promises", len(broken))
+			} else {
+				fmt.Println("\nevery observation is within what the static analysis (gen vet) guarantees")
+			}
+		}
 	}
 	if err != nil || keep {
 		fmt.Fprintf(os.Stderr, "sim: state and logs kept in %s\n", dir)

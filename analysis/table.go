@@ -145,5 +145,8 @@ func Summarise(env *model.Environment) Summary {
 	default:
 		s.Capacity = "does not fit"
 	}
+	if c.Judged && len(c.Unknown) > 0 {
+		s.Capacity += " (without requests, not counted: " + strings.Join(c.Unknown, ", ") + ")"
+	}
 	return s
 }

@@ -339,7 +339,7 @@ func failureImpact(from, to map[string]any, warn, info func(string, ...any)) {
 		}
 	}
 	if fc, tc := str(from, "capacity"), str(to, "capacity"); fc != tc {
-		if tc == "does not fit" {
+		if strings.HasPrefix(tc, "does not fit") {
 			warn("failure domains: the requests no longer fit topology.nodeSize")
 		} else {
 			info("failure domains: capacity %s -> %s", fc, tc)

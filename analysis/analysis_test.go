@@ -138,13 +138,23 @@ func TestCapacityFits(t *testing.T) {
 
 func TestTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := analysis.WriteTable(&b, loadEnv(t, "prod")); err != nil {
+	env := loadEnv(t, "prod")
+	if err := analysis.WriteTable(&b, env); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"6 nodes, zones us-east-1a:2 us-east-1b:2 us-east-1c:2", "etcd ", "NO, 1 left, 1 once replaced", "capacity: not judged"} {
+	for _, want := range []string{"6 nodes, zones us-east-1a:2 us-east-1b:2 us-east-1c:2", "etcd ", "NO, 1 left, 1 once replaced",
+		"capacity: fits: requests 49.1 CPU, 158.1Gi of 96 CPU, 384Gi; worst node 13.7 CPU, 41.38Gi of 16 CPU, 64Gi"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
+	}
+	b.Reset()
+	env.Topology.NodeSize = nil
+	if err := analysis.WriteTable(&b, env); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "capacity: not judged (no topology.nodeSize)") {
+		t.Errorf("without a node size:\n%s", b.String())
 	}
 }
 

@@ -64,10 +64,14 @@ func TestProdGuarantees(t *testing.T) {
 		{"queryNode", 1, 2, 4, true, 4},
 		{"mixCoordinator", 1, 2, 1, false, 2},
 		{"proxy", 1, 2, 2, true, 3},
-		// Members keep zonal volumes: a lost zone's members stay lost.
-		{"etcd", 1, 2, 2, false, 1},
+		// Members spread over zones (DoNotSchedule) and keep zonal
+		// volumes: a zone's loss takes one of three, and the member waits
+		// for its zone.
+		{"etcd", 1, 1, 2, true, 2},
+		{"pulsar bookkeeper", 1, 1, 2, true, 2},
+		// Four MinIO servers in three zones: one zone holds two, and two
+		// of four are below the write quorum of three.
 		{"minio", 1, 2, 3, false, 2},
-		{"pulsar bookkeeper", 1, 2, 2, false, 1},
 	}
 	for _, c := range cases {
 		r := result(t, env, c.name)
@@ -95,9 +99,13 @@ func TestRules(t *testing.T) {
 			c.AntiAffinity = "preferred"
 			e.Components["mixCoordinator"] = c
 		}, "components.mixCoordinator.antiAffinity", "losing one node can leave 0 of 2 pods"},
-		{"zone tolerance needs members spread over zones", func(e *model.Environment) {
+		{"zone tolerance: four MinIO servers in three zones", func(e *model.Environment) {
 			e.Topology.Tolerate = "zone"
-		}, "dependencies.etcd.managed.replicas", "losing zone us-east-1a can leave 1 of 3 pods"},
+		}, "dependencies.objectStorage.managed.replicas", "losing zone us-east-1a can leave 2 of 4 pods (up to 2 share a zone), below its quorum of 3"},
+		{"zone tolerance: members not spread under Argo CD", func(e *model.Environment) {
+			e.Topology.Tolerate = "zone"
+			e.Delivery.Kind = "argocd"
+		}, "dependencies.messageQueue.managed.zookeeper.replicas", "losing zone us-east-1a can leave 1 of 3 pods"},
 		{"zone tolerance: even spreading is no lasting bound per zone", func(e *model.Environment) {
 			e.Topology.Tolerate = "zone"
 			e.Topology.ZoneSpread = "DoNotSchedule"
@@ -142,7 +150,7 @@ func TestTable(t *testing.T) {
 	if err := analysis.WriteTable(&b, env); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"6 nodes, zones us-east-1a:2 us-east-1b:2 us-east-1c:2", "etcd ", "NO, 1 left, 1 once replaced",
+	for _, want := range []string{"6 nodes, zones us-east-1a:2 us-east-1b:2 us-east-1c:2", "etcd ", "yes, 2 left, 2 once replaced", "NO, 2 left, 2 once replaced",
 		"capacity: fits: requests 49.1 CPU, 158.1Gi of 96 CPU, 384Gi; worst node 13.7 CPU, 41.38Gi of 16 CPU, 64Gi"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())

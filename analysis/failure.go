@@ -93,6 +93,12 @@ func analyse(w Workload, l Layout) Result {
 	// showed it (two of three proxies in one zone after the first loss);
 	// no bound per zone or node is counted on, only the replacements.
 	even := w.ZoneSpread == "DoNotSchedule" && len(l.Zones) > 1
+	// Except for members with zonal volumes: each returns to its own zone,
+	// so the even share they were placed with lasts.
+	lasting := even && w.Stateful
+	if lasting {
+		r.MaxPerNode = min(r.MaxPerNode, ceilDiv(w.Replicas, len(l.Zones)))
+	}
 	r.NodeLoss = w.Replicas - r.MaxPerNode
 	r.SurvivesNode = r.NodeLoss >= w.Quorum
 	if len(l.Zones) == 0 {
@@ -101,6 +107,9 @@ func analyse(w Workload, l Layout) Result {
 	r.SurvivesZone = true
 	for i, z := range l.Zones {
 		maxIn := min(w.Replicas, l.PerZone[i]*r.MaxPerNode)
+		if lasting {
+			maxIn = min(maxIn, ceilDiv(w.Replicas, len(l.Zones)))
+		}
 		r.MaxPerZone = max(r.MaxPerZone, maxIn)
 		zl := ZoneLoss{Zone: z, Immediate: w.Replicas - maxIn}
 		zl.QuorumHeld = zl.Immediate >= w.Quorum

@@ -93,10 +93,23 @@ func majority(n int) int { return n/2 + 1 }
 
 func dependencyWorkloads(env *model.Environment) []Workload {
 	var out []Workload
+	defer func() {
+		// generators/dependencies spreads the member sets over two or more
+		// zones (DoNotSchedule): etcd and Kafka through their charts'
+		// values, MinIO and Pulsar through a Flux post-renderer (Argo CD
+		// cannot post-render, so there they are not spread).
+		if len(env.Topology.Zones) < 2 {
+			return
+		}
+		for i := range out {
+			if d := out[i].Dependency; d == "etcd" || d == "kafka" || env.Delivery.Kind == "flux" {
+				out[i].ZoneSpread = "DoNotSchedule"
+			}
+		}
+	}()
 	// The dependency charts spread members with required anti-affinity on
 	// the hostname in production and preferred otherwise
-	// (generators/dependencies.antiAffinity); none of them spreads over
-	// zones.
+	// (generators/dependencies.antiAffinity).
 	hard := env.Production
 	deps := env.Dependencies
 	if m := deps.Etcd.Managed; deps.Etcd.Mode == "managed" && m != nil {

@@ -4,6 +4,8 @@
 package generators
 
 import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -35,3 +37,23 @@ func CommonLabels(env, release string, extra map[string]string) map[string]strin
 // wave. The waves we use: the Namespace -3, ExternalSecrets -2, the managed
 // dependencies' Applications -1, Milvus' Application 0.
 const ArgoCDSyncWave = "argocd.argoproj.io/sync-wave"
+
+// ZoneSpread spreads the pods matching selector evenly over the values of
+// the zone label: maxSkew 1, and nodeTaintsPolicy Honor, so that a zone
+// whose nodes are all tainted (cordoned, unreachable) is no domain (with
+// the default, Ignore, its empty count would hold replacements Pending
+// under DoNotSchedule). whenUnsatisfiable is DoNotSchedule unless given.
+func ZoneSpread(zoneLabel string, selector map[string]string, when ...corev1.UnsatisfiableConstraintAction) corev1.TopologySpreadConstraint {
+	action := corev1.DoNotSchedule
+	if len(when) > 0 {
+		action = when[0]
+	}
+	honor := corev1.NodeInclusionPolicyHonor
+	return corev1.TopologySpreadConstraint{
+		MaxSkew:           1,
+		TopologyKey:       zoneLabel,
+		WhenUnsatisfiable: action,
+		LabelSelector:     &metav1.LabelSelector{MatchLabels: selector},
+		NodeTaintsPolicy:  &honor,
+	}
+}

@@ -22,6 +22,12 @@ type Release struct {
 	Chart model.Chart
 	// ValuesFile is the values file in the overlay.
 	ValuesFile string
+	// ZoneSpread lists the StatefulSets (by their labels, which their pods
+	// carry too) that a chart cannot spread over zones itself: with Flux a
+	// post-renderer adds the constraint (Argo CD cannot post-render).
+	ZoneSpread []map[string]string
+	// ZoneLabel is the topology key of that spreading.
+	ZoneLabel string
 }
 
 // Result is what a delivery generator adds to the overlay: objects, and for

@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"strings"
 	"time"
 
@@ -104,9 +106,35 @@ func flux(env *model.Environment, deps []Release) (*Result, error) {
 				release.Spec.PostRenderers = []helmv2.PostRenderer{pr}
 			}
 		}
+		if len(r.ZoneSpread) > 0 {
+			pr, err := zoneSpreadPostRenderer(r)
+			if err != nil {
+				return nil, err
+			}
+			release.Spec.PostRenderers = append(release.Spec.PostRenderers, pr)
+		}
 		res.Objects = append(res.Objects, release)
 	}
 	return res, nil
+}
+
+// zoneSpreadPostRenderer spreads each listed StatefulSet's pods evenly over
+// the zones (maxSkew 1, DoNotSchedule), for charts without a key for it.
+func zoneSpreadPostRenderer(r Release) (helmv2.PostRenderer, error) {
+	var patches []kustomize.Patch
+	for _, sel := range r.ZoneSpread {
+		patch, err := yaml.Marshal([]jsonPatchOp{{
+			Op: "add", Path: "/spec/template/spec/topologySpreadConstraints",
+			Value: []corev1.TopologySpreadConstraint{generators.ZoneSpread(r.ZoneLabel, sel)},
+		}})
+		if err != nil {
+			return helmv2.PostRenderer{}, err
+		}
+		patches = append(patches, kustomize.Patch{Patch: string(patch), Target: &kustomize.Selector{
+			Group: "apps", Version: "v1", Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(sel).String(),
+		}})
+	}
+	return helmv2.PostRenderer{Kustomize: &helmv2.Kustomize{Patches: patches}}, nil
 }
 
 // repositoryName names the HelmRepository of a chart repository URL.

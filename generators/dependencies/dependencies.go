@@ -40,12 +40,21 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 		if err := add("minio", m.Chart, minioValues(env, m)); err != nil {
 			return nil, nil, err
 		}
+		// The MinIO chart has no key for spread constraints.
+		spreadByPostRender(env, &releases[len(releases)-1], map[string]string{"app": "minio", "release": env.Release + "-minio"})
 	}
 	if m := env.Dependencies.MessageQueue.Managed; m != nil {
 		var err error
 		switch env.Dependencies.MessageQueue.Type {
 		case "pulsar":
 			err = add("pulsar", m.Chart, pulsarValues(env, m))
+			if err == nil {
+				// Nor has the Pulsar chart.
+				r := &releases[len(releases)-1]
+				for _, c := range []string{"zookeeper", "bookie", "broker", "proxy"} {
+					spreadByPostRender(env, r, map[string]string{"app": "pulsar", "release": env.Release + "-pulsar", "component": c})
+				}
+			}
 		case "kafka":
 			err = add("kafka", m.Chart, kafkaValues(env, m))
 		default:
@@ -58,17 +67,29 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 	return releases, files, nil
 }
 
+// spreadByPostRender asks the delivery to spread a StatefulSet over the
+// zones after rendering (Flux only).
+func spreadByPostRender(env *model.Environment, r *delivery.Release, set map[string]string) {
+	if len(env.Topology.Zones) < 2 {
+		return
+	}
+	r.ZoneLabel = env.Topology.ZoneLabel
+	r.ZoneSpread = append(r.ZoneSpread, set)
+}
+
 // EtcdValues are the keys of bitnami etcd 8.12.0 we set.
 type EtcdValues struct {
-	Image                    BitnamiImage                 `json:"image"`
-	ReplicaCount             int32                        `json:"replicaCount"`
-	Auth                     EtcdAuth                     `json:"auth"`
-	Persistence              Persistence                  `json:"persistence"`
-	Resources                *corev1.ResourceRequirements `json:"resources,omitempty"`
-	PodAntiAffinityPreset    string                       `json:"podAntiAffinityPreset"`
-	PDB                      BitnamiPDB                   `json:"pdb"`
-	PodSecurityContext       map[string]any               `json:"podSecurityContext"`
-	ContainerSecurityContext map[string]any               `json:"containerSecurityContext"`
+	Image                 BitnamiImage                 `json:"image"`
+	ReplicaCount          int32                        `json:"replicaCount"`
+	Auth                  EtcdAuth                     `json:"auth"`
+	Persistence           Persistence                  `json:"persistence"`
+	Resources             *corev1.ResourceRequirements `json:"resources,omitempty"`
+	PodAntiAffinityPreset string                       `json:"podAntiAffinityPreset"`
+	PDB                   BitnamiPDB                   `json:"pdb"`
+	// TopologySpreadConstraints spread the members over the zones.
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	PodSecurityContext        map[string]any                    `json:"podSecurityContext"`
+	ContainerSecurityContext  map[string]any                    `json:"containerSecurityContext"`
 }
 
 // EtcdAuth turns RBAC on, with the root password from a Secret, and signs
@@ -152,7 +173,18 @@ func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 		ContainerSecurityContext: container,
 	}
 	v.Resources = optionalResources(m.Resources)
+	v.TopologySpreadConstraints = zoneSpread(env, map[string]string{"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": env.Release + "-etcd"})
 	return v
+}
+
+// zoneSpread spreads a member set evenly over the spec's zones (two or
+// more): with zonal volumes the members keep their zones, so one zone's
+// loss takes at most its even share.
+func zoneSpread(env *model.Environment, pods map[string]string) []corev1.TopologySpreadConstraint {
+	if len(env.Topology.Zones) < 2 {
+		return nil
+	}
+	return []corev1.TopologySpreadConstraint{generators.ZoneSpread(env.Topology.ZoneLabel, pods)}
 }
 
 // MinioValues are the keys of the MinIO chart 8.0.17 we set.

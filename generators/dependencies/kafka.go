@@ -10,8 +10,10 @@ import (
 
 // KafkaValues are the keys of bitnami Kafka chart 15.5.1 we set.
 type KafkaValues struct {
-	Image        BitnamiImage `json:"image"`
-	ReplicaCount int32        `json:"replicaCount"`
+	// TopologySpreadConstraints spread the brokers over the zones.
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	Image                     BitnamiImage                      `json:"image"`
+	ReplicaCount              int32                             `json:"replicaCount"`
 	// Milvus creates a topic per channel.
 	AutoCreateTopicsEnable bool `json:"autoCreateTopicsEnable"`
 	// Milvus deletes a collection's topics when it drops it.
@@ -32,14 +34,16 @@ type KafkaValues struct {
 
 // KafkaZookeeper is the chart's bundled ZooKeeper ensemble.
 type KafkaZookeeper struct {
-	Image                    BitnamiImage   `json:"image"`
-	Enabled                  bool           `json:"enabled"`
-	ReplicaCount             int32          `json:"replicaCount"`
-	Persistence              Persistence    `json:"persistence"`
-	PodAntiAffinityPreset    string         `json:"podAntiAffinityPreset"`
-	PDB                      BitnamiPDB     `json:"pdb"`
-	PodSecurityContext       map[string]any `json:"podSecurityContext"`
-	ContainerSecurityContext map[string]any `json:"containerSecurityContext"`
+	// TopologySpreadConstraints spread the ensemble over the zones.
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	Image                     BitnamiImage                      `json:"image"`
+	Enabled                   bool                              `json:"enabled"`
+	ReplicaCount              int32                             `json:"replicaCount"`
+	Persistence               Persistence                       `json:"persistence"`
+	PodAntiAffinityPreset     string                            `json:"podAntiAffinityPreset"`
+	PDB                       BitnamiPDB                        `json:"pdb"`
+	PodSecurityContext        map[string]any                    `json:"podSecurityContext"`
+	ContainerSecurityContext  map[string]any                    `json:"containerSecurityContext"`
 }
 
 func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
@@ -76,6 +80,10 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 		},
 	}
 	v.Resources = optionalResources(m.Broker.Resources)
+	v.TopologySpreadConstraints = zoneSpread(env, map[string]string{
+		"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": env.Release + "-kafka", "app.kubernetes.io/component": "kafka"})
+	v.Zookeeper.TopologySpreadConstraints = zoneSpread(env, map[string]string{
+		"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": env.Release + "-kafka"})
 	return v
 }
 

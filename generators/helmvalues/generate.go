@@ -213,19 +213,11 @@ func spread(env *model.Environment, key string) []corev1.TopologySpreadConstrain
 	if len(env.Topology.Zones) < 2 {
 		return nil
 	}
-	return []corev1.TopologySpreadConstraint{{
-		MaxSkew:           1,
-		TopologyKey:       env.Topology.ZoneLabel,
-		WhenUnsatisfiable: corev1.UnsatisfiableConstraintAction(env.Topology.ZoneSpread),
-		LabelSelector:     &metav1.LabelSelector{MatchLabels: env.PodLabels(key)},
-		// Count only the pods of the current rollout, so that a rolling
-		// update is not held back by the old ReplicaSet's pods.
-		MatchLabelKeys: []string{"pod-template-hash"},
-		// A zone whose nodes are all tainted (cordoned, unreachable) is
-		// no domain: with the default (Ignore) its empty count would hold
-		// every replacement Pending under DoNotSchedule after a zone loss.
-		NodeTaintsPolicy: ptr(corev1.NodeInclusionPolicyHonor),
-	}}
+	c := generators.ZoneSpread(env.Topology.ZoneLabel, env.PodLabels(key), corev1.UnsatisfiableConstraintAction(env.Topology.ZoneSpread))
+	// Count only the pods of the current rollout, so that a rolling update
+	// is not held back by the old ReplicaSet's pods.
+	c.MatchLabelKeys = []string{"pod-template-hash"}
+	return []corev1.TopologySpreadConstraint{c}
 }
 
 // extraEnv is what every Milvus container gets: credentials from Secrets
@@ -377,5 +369,3 @@ func nilIfEmpty(m map[string]string) map[string]string {
 	}
 	return m
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -83,6 +83,9 @@ func (r *Report) Check() []string {
 			}
 		}
 	}
+	for _, w := range r.Unspread {
+		fail("%s: the analysis counts it as spread over zones, its live pod template has no zone spread constraint selecting its pods", w)
+	}
 	if ro := r.Rollout; ro != nil {
 		out = append(out, ro.Violations...)
 	}

@@ -11,7 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/milvus-gitops/milvusgen/analysis"
@@ -52,6 +54,10 @@ type Report struct {
 	ZoneLoss  []ZoneResult
 	Rollout   *RolloutResult
 	Fault     *FaultResult
+	// Unspread lists the workloads the analysis counts as spread over
+	// zones whose live pod templates carry no zone spread constraint that
+	// selects their own pods.
+	Unspread []string
 }
 
 // NodesFor is the cluster the spec describes: topology.nodes nodes dealt
@@ -145,6 +151,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer obs.Close()
 	rep.Placement = placement(obs, workloads)
+	if rep.Unspread, err = unspread(ctx, c, o.Env, workloads); err != nil {
+		return rep, err
+	}
 	dr := &Drills{Cluster: c, Namespace: o.Env.Namespace, Workloads: workloads, Observer: obs, Nodes: rep.Nodes,
 		EvictionTimeout: 20 * time.Second, Settle: 1500 * time.Millisecond}
 	if o.Drain {
@@ -270,4 +279,50 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// unspread checks the live workloads: each that the analysis counts as
+// spread over zones must carry a zone spread constraint (from its chart's
+// values, or from a Flux post-renderer) that selects its own pods.
+func unspread(ctx context.Context, c *simcluster.Cluster, env *model.Environment, workloads []analysis.Workload) ([]string, error) {
+	type tmpl struct {
+		labels  map[string]string
+		spreads []corev1.TopologySpreadConstraint
+	}
+	var all []tmpl
+	sets, err := c.Client.AppsV1().StatefulSets(env.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sets.Items {
+		all = append(all, tmpl{s.Spec.Template.Labels, s.Spec.Template.Spec.TopologySpreadConstraints})
+	}
+	deps, err := c.Client.AppsV1().Deployments(env.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deps.Items {
+		all = append(all, tmpl{d.Spec.Template.Labels, d.Spec.Template.Spec.TopologySpreadConstraints})
+	}
+	var out []string
+	for _, w := range workloads {
+		if w.ZoneSpread == "" {
+			continue
+		}
+		sel := labels.SelectorFromSet(w.Selector)
+		for _, t := range all {
+			if !sel.Matches(labels.Set(t.labels)) {
+				continue
+			}
+			ok := false
+			for _, sc := range t.spreads {
+				s, err := metav1.LabelSelectorAsSelector(sc.LabelSelector)
+				ok = ok || err == nil && sc.TopologyKey == env.Topology.ZoneLabel && string(sc.WhenUnsatisfiable) == w.ZoneSpread && s.Matches(labels.Set(t.labels))
+			}
+			if !ok {
+				out = append(out, w.Name)
+			}
+		}
+	}
+	return out, nil
 }

@@ -79,20 +79,27 @@ func (c *Cluster) run(name, bin string, args ...string) error {
 	return nil
 }
 
-// Start brings the cluster up under dir.
+// Start brings the cluster up under dir. Loopback ports are picked free
+// and released before the processes bind them, so another process may take
+// one in between: a failed start is retried in a fresh state directory.
 func Start(dir string, bin Binaries) (*Cluster, error) {
-	begin := time.Now()
-	srv, err := kubeapi.Start(dir, bin.Binaries)
-	if err != nil {
-		return nil, err
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		begin := time.Now()
+		var srv *kubeapi.Server
+		srv, err = kubeapi.Start(filepath.Join(dir, fmt.Sprintf("cluster-%d", attempt)), bin.Binaries)
+		if err != nil {
+			continue
+		}
+		c := &Cluster{Server: srv}
+		if err = c.start(bin); err != nil {
+			c.Stop()
+			continue
+		}
+		c.StartupTime = time.Since(begin)
+		return c, nil
 	}
-	c := &Cluster{Server: srv}
-	if err := c.start(bin); err != nil {
-		srv.Stop()
-		return nil, err
-	}
-	c.StartupTime = time.Since(begin)
-	return c, nil
+	return nil, err
 }
 
 func (c *Cluster) start(bin Binaries) error {
@@ -163,6 +170,9 @@ func (c *Cluster) start(bin Binaries) error {
 		return err == nil, nil
 	}); err != nil {
 		return fmt.Errorf("kube-controller-manager did not create the default ServiceAccount (see %s): %w", filepath.Join(c.Dir, "kube-controller-manager.log"), err)
+	}
+	if dead := c.Dead(); dead != "" {
+		return errors.New(dead)
 	}
 	pctx, pcancel := context.WithCancel(context.Background())
 	c.stopProvisioner, c.provisionerDone = pcancel, make(chan struct{})

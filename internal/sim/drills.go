@@ -187,19 +187,68 @@ func (d *Drills) budgetBusy(ctx context.Context, p corev1.Pod) bool {
 	return false
 }
 
-// settle waits until the pod counts stop changing for Settle; false when
-// they still change after two minutes.
+// settle waits until nothing is in flight (every controller has created
+// its pods, and every pod is Ready, finished, or refused by the scheduler)
+// and the pod counts have not changed for Settle; false when that has not
+// happened after two minutes. Without the first condition a slow machine
+// could read a moment between a deletion and its replacement as settled.
 func (d *Drills) settle(ctx context.Context) bool {
 	last, since := "", time.Now()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		b, _ := json.Marshal(d.Observer.Now())
-		if s := string(b); s != last {
+		switch s := string(b); {
+		case s != last || !d.quiet(ctx):
 			last, since = s, time.Now()
-		} else if time.Since(since) >= d.Settle {
+		case time.Since(since) >= d.Settle:
 			return true
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// quiet: no pod is terminating or on its way, and every ReplicaSet and
+// StatefulSet has as many pods as it wants.
+func (d *Drills) quiet(ctx context.Context) bool {
+	for _, p := range d.Observer.Pods() {
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+		case p.DeletionTimestamp != nil:
+			return false
+		case p.Spec.NodeName == "" && !unschedulable(p):
+			return false
+		case p.Spec.NodeName != "" && !ready(p):
+			return false
+		}
+	}
+	rss, err := d.Cluster.Client.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, rs := range rss.Items {
+		if rs.Status.ObservedGeneration < rs.Generation || rs.Status.Replicas != replicas(rs.Spec.Replicas) {
+			return false
+		}
+	}
+	sets, err := d.Cluster.Client.AppsV1().StatefulSets(d.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, s := range sets.Items {
+		if s.Status.ObservedGeneration < s.Generation || s.Status.Replicas != replicas(s.Spec.Replicas) {
+			return false
+		}
+	}
+	return true
+}
+
+// unschedulable: the scheduler has tried the pod and found no node.
+func unschedulable(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return true
+		}
 	}
 	return false
 }

@@ -505,6 +505,25 @@ func TestManagedKafkaThroughItsChart(t *testing.T) {
 				t.Errorf("broker %s = %q, want %q", name, got, want)
 			}
 		}
+		// What Milvus needs, exactly as the Milvus chart's own Kafka
+		// sets it (milvus-4.2.58.tgz, milvus/values.yaml, kafka:): 10 MiB
+		// messages that followers can copy, time-only retention, a 4 GiB
+		// heap, 90 s to stop.
+		for name, want := range map[string]string{
+			"KAFKA_CFG_MESSAGE_MAX_BYTES":       "10485760",
+			"KAFKA_CFG_REPLICA_FETCH_MAX_BYTES": "10485760",
+			"KAFKA_CFG_LOG_RETENTION_BYTES":     "-1",
+			"KAFKA_CFG_LOG_RETENTION_HOURS":     "168",
+			"KAFKA_CFG_LOG_ROLL_HOURS":          "24",
+			"KAFKA_HEAP_OPTS":                   "-Xmx4096m -Xms4096m",
+		} {
+			if got := envs[name]; got != want {
+				t.Errorf("broker %s = %q, want %q", name, got, want)
+			}
+		}
+		if g := k.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != 90 {
+			t.Errorf("broker terminationGracePeriodSeconds = %v, want 90", g)
+		}
 	}
 	t.Logf("%s: %d brokers (%d bytes each), %d ZooKeepers, replication %d, min ISR %d, %d PDBs", release, m.Broker.Replicas, m.Broker.Size, m.Zookeeper.Replicas, m.ReplicationFactor, m.MinInsyncReplicas, pdbs)
 }

@@ -49,8 +49,9 @@ type ManagedQueue struct {
 	} `json:"ledgers"`
 	StorageClass string `json:"storageClass"`
 	Zookeeper    struct {
-		Replicas int32 `json:"replicas"`
-		Size     int64 `json:"size"`
+		Replicas  int32      `json:"replicas"`
+		Size      int64      `json:"size"`
+		Resources *Resources `json:"resources,omitempty"`
 	} `json:"zookeeper"`
 	// Pulsar only.
 	Bookkeeper struct {
@@ -60,9 +61,14 @@ type ManagedQueue struct {
 	} `json:"bookkeeper"`
 	Broker struct {
 		Replicas int32 `json:"replicas"`
-		// Kafka only: each broker's log volume and resources.
-		Size      int64      `json:"size"`
-		Resources *Resources `json:"resources,omitempty"`
+		// Kafka only: each broker's log volume and resources, and the
+		// settings Milvus needs (schema/dependencies.cue #ManagedKafka).
+		Size                          int64      `json:"size"`
+		Resources                     *Resources `json:"resources,omitempty"`
+		MaxMessageBytes               int64      `json:"maxMessageBytes"`
+		RetentionHours                int32      `json:"retentionHours"`
+		Heap                          int64      `json:"heap"`
+		TerminationGracePeriodSeconds int64      `json:"terminationGracePeriodSeconds"`
 	} `json:"broker"`
 	// Pulsar only.
 	Proxy struct {

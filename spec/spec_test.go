@@ -115,6 +115,25 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  `proxy: losing one node can leave 0 of 1 pods, below its quorum of 1 (one pod serves); run at least 2 replicas with antiAffinity: "required"`,
 		},
 		{
+			name: "a Kafka heap that leaves the JVM no room",
+			edit: replace(`messageQueue: type: "woodpecker"`, `messageQueue: {
+			type: "kafka"
+			mode: "managed"
+			managed: broker: {
+				resources: {requests: {cpu: 1, memory: 4Gi}, limits: {cpu: 2, memory: 4Gi}}
+				heap: 4Gi // HERE
+			}
+		}`),
+			wantPath: "environments.t.dependencies.messageQueue.managed.broker.heap",
+			wantMsg:  `out of bound <=3221225472`,
+		},
+		{
+			name:     "a Kafka message limit below what Milvus sends",
+			edit:     replace(`messageQueue: type: "woodpecker"`, `messageQueue: {type: "kafka", mode: "managed", managed: broker: maxMessageBytes: 1000012} // HERE`),
+			wantPath: "environments.t.dependencies.messageQueue.managed.broker.maxMessageBytes",
+			wantMsg:  `out of bound >=5242880`,
+		},
+		{
 			name:     "zone tolerance needs zones",
 			edit:     extra(`topology: tolerate: "zone" // HERE`),
 			wantPath: "environments.t.topology.tolerate",

@@ -1,6 +1,7 @@
 package dependencies
 
 import (
+	"fmt"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,19 +18,27 @@ type KafkaValues struct {
 	// Milvus creates a topic per channel.
 	AutoCreateTopicsEnable bool `json:"autoCreateTopicsEnable"`
 	// Milvus deletes a collection's topics when it drops it.
-	DeleteTopicEnable                    bool                         `json:"deleteTopicEnable"`
-	DefaultReplicationFactor             int32                        `json:"defaultReplicationFactor"`
-	OffsetsTopicReplicationFactor        int32                        `json:"offsetsTopicReplicationFactor"`
-	TransactionStateLogReplicationFactor int32                        `json:"transactionStateLogReplicationFactor"`
-	TransactionStateLogMinIsr            int32                        `json:"transactionStateLogMinIsr"`
-	ExtraEnvVars                         []corev1.EnvVar              `json:"extraEnvVars"`
-	Persistence                          Persistence                  `json:"persistence"`
-	Resources                            *corev1.ResourceRequirements `json:"resources,omitempty"`
-	PodAntiAffinityPreset                string                       `json:"podAntiAffinityPreset"`
-	PDB                                  BitnamiPDB                   `json:"pdb"`
-	PodSecurityContext                   map[string]any               `json:"podSecurityContext"`
-	ContainerSecurityContext             map[string]any               `json:"containerSecurityContext"`
-	Zookeeper                            KafkaZookeeper               `json:"zookeeper"`
+	DeleteTopicEnable                    bool            `json:"deleteTopicEnable"`
+	DefaultReplicationFactor             int32           `json:"defaultReplicationFactor"`
+	OffsetsTopicReplicationFactor        int32           `json:"offsetsTopicReplicationFactor"`
+	TransactionStateLogReplicationFactor int32           `json:"transactionStateLogReplicationFactor"`
+	TransactionStateLogMinIsr            int32           `json:"transactionStateLogMinIsr"`
+	ExtraEnvVars                         []corev1.EnvVar `json:"extraEnvVars"`
+	// The bitnami chart writes these as KAFKA_CFG_* strings; a leading
+	// "_" keeps a number from being printed in scientific notation
+	// (its values.yaml does the same).
+	MaxMessageBytes               string                       `json:"maxMessageBytes"`
+	LogRetentionHours             int32                        `json:"logRetentionHours"`
+	LogRetentionBytes             string                       `json:"logRetentionBytes"`
+	HeapOpts                      string                       `json:"heapOpts"`
+	TerminationGracePeriodSeconds int64                        `json:"terminationGracePeriodSeconds"`
+	Persistence                   Persistence                  `json:"persistence"`
+	Resources                     *corev1.ResourceRequirements `json:"resources,omitempty"`
+	PodAntiAffinityPreset         string                       `json:"podAntiAffinityPreset"`
+	PDB                           BitnamiPDB                   `json:"pdb"`
+	PodSecurityContext            map[string]any               `json:"podSecurityContext"`
+	ContainerSecurityContext      map[string]any               `json:"containerSecurityContext"`
+	Zookeeper                     KafkaZookeeper               `json:"zookeeper"`
 }
 
 // KafkaZookeeper is the chart's bundled ZooKeeper ensemble.
@@ -38,6 +47,7 @@ type KafkaZookeeper struct {
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 	Image                     BitnamiImage                      `json:"image"`
 	Enabled                   bool                              `json:"enabled"`
+	Resources                 *corev1.ResourceRequirements      `json:"resources,omitempty"`
 	ReplicaCount              int32                             `json:"replicaCount"`
 	Persistence               Persistence                       `json:"persistence"`
 	PodAntiAffinityPreset     string                            `json:"podAntiAffinityPreset"`
@@ -60,14 +70,25 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 		OffsetsTopicReplicationFactor:        m.ReplicationFactor,
 		TransactionStateLogReplicationFactor: m.ReplicationFactor,
 		TransactionStateLogMinIsr:            m.MinInsyncReplicas,
-		// The chart has no key for the brokers' min.insync.replicas; the
-		// bitnami image maps KAFKA_CFG_* onto server.properties.
-		ExtraEnvVars:             []corev1.EnvVar{{Name: "KAFKA_CFG_MIN_INSYNC_REPLICAS", Value: strconv.Itoa(int(m.MinInsyncReplicas))}},
-		Persistence:              size(m.Broker.Size),
-		PodAntiAffinityPreset:    antiAffinity(env),
-		PDB:                      BitnamiPDB{Create: true, MaxUnavailable: 1},
-		PodSecurityContext:       pod,
-		ContainerSecurityContext: container,
+		// The chart has no key for these; the bitnami image maps
+		// KAFKA_CFG_* onto server.properties. Followers must fetch the
+		// largest message; segments roll daily so that time retention
+		// frees space (as the Milvus chart's own Kafka sets them).
+		ExtraEnvVars: []corev1.EnvVar{
+			{Name: "KAFKA_CFG_MIN_INSYNC_REPLICAS", Value: strconv.Itoa(int(m.MinInsyncReplicas))},
+			{Name: "KAFKA_CFG_REPLICA_FETCH_MAX_BYTES", Value: strconv.FormatInt(m.Broker.MaxMessageBytes, 10)},
+			{Name: "KAFKA_CFG_LOG_ROLL_HOURS", Value: "24"},
+		},
+		MaxMessageBytes:               "_" + strconv.FormatInt(m.Broker.MaxMessageBytes, 10),
+		LogRetentionHours:             m.Broker.RetentionHours,
+		LogRetentionBytes:             "_-1",
+		HeapOpts:                      fmt.Sprintf("-Xmx%dm -Xms%dm", m.Broker.Heap>>20, m.Broker.Heap>>20),
+		TerminationGracePeriodSeconds: m.Broker.TerminationGracePeriodSeconds,
+		Persistence:                   size(m.Broker.Size),
+		PodAntiAffinityPreset:         antiAffinity(env),
+		PDB:                           BitnamiPDB{Create: true, MaxUnavailable: 1},
+		PodSecurityContext:            pod,
+		ContainerSecurityContext:      container,
 		Zookeeper: KafkaZookeeper{
 			Image:                    bitnamiImage(m.ZookeeperImage),
 			Enabled:                  true,
@@ -80,6 +101,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 		},
 	}
 	v.Resources = optionalResources(m.Broker.Resources)
+	v.Zookeeper.Resources = optionalResources(m.Zookeeper.Resources)
 	v.TopologySpreadConstraints = zoneSpread(env, map[string]string{
 		"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": env.Release + "-kafka", "app.kubernetes.io/component": "kafka"})
 	v.Zookeeper.TopologySpreadConstraints = zoneSpread(env, map[string]string{

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	psapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
+	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/compiler"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
@@ -282,6 +284,23 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 				if got := brokerConfig[key]; got != fmt.Sprint(want) {
 					t.Errorf("broker %s = %v, want %d", key, got, want)
 				}
+			}
+			// The broker takes the largest message Milvus sends: the
+			// limit Milvus' values carry (externalPulsar.maxMessageSize),
+			// and a frame 10 KiB larger for its metadata.
+			var milvus struct {
+				ExternalPulsar struct {
+					MaxMessageSize string `json:"maxMessageSize"`
+				} `json:"externalPulsar"`
+			}
+			if err := yaml.Unmarshal(r.Files["values.yaml"], &milvus); err != nil {
+				t.Fatal(err)
+			}
+			limit, _ := strconv.ParseInt(milvus.ExternalPulsar.MaxMessageSize, 10, 64)
+			broker, _ := strconv.ParseInt(fmt.Sprint(brokerConfig["maxMessageSize"]), 10, 64)
+			frame, _ := strconv.ParseInt(fmt.Sprint(brokerConfig["nettyMaxFrameSizeBytes"]), 10, 64)
+			if limit == 0 || broker < limit || frame < broker+10240 {
+				t.Errorf("Milvus sends messages up to %d bytes; the broker accepts %d in frames of %d", limit, broker, frame)
 			}
 			if env.Production && m.Ledgers.WriteQuorum < 2 {
 				t.Errorf("production keeps %d copies of each message", m.Ledgers.WriteQuorum)

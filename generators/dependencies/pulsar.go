@@ -121,6 +121,10 @@ func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
 		return PulsarVolume{Name: name, Size: quantity(b), LocalStorage: false, StorageClassName: m.StorageClass}
 	}
 	pdb := PulsarPDB{UsePolicy: true, MaxUnavailable: 1}
+	maxMessage := int64(5242880)
+	if p := env.Dependencies.MessageQueue.Pulsar; p != nil {
+		maxMessage = p.MaxMessageSize
+	}
 	affinity := "preferredDuringSchedulingIgnoredDuringExecution"
 	if env.Production {
 		affinity = "requiredDuringSchedulingIgnoredDuringExecution"
@@ -136,6 +140,14 @@ func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
 				"managedLedgerDefaultEnsembleSize": strconv.Itoa(int(m.Ledgers.EnsembleSize)),
 				"managedLedgerDefaultWriteQuorum":  strconv.Itoa(int(m.Ledgers.WriteQuorum)),
 				"managedLedgerDefaultAckQuorum":    strconv.Itoa(int(m.Ledgers.AckQuorum)),
+				// The broker accepts the largest message Milvus sends
+				// (Milvus' pulsar.maxMessageSize), and a frame carries it
+				// with its metadata: Pulsar's conf/broker.conf defaults are
+				// maxMessageSize=5242880, nettyMaxFrameSizeBytes=5253120
+				// (10 KiB more). Set both, so that raising Milvus' limit
+				// raises the broker's with it.
+				"maxMessageSize":         strconv.FormatInt(maxMessage, 10),
+				"nettyMaxFrameSizeBytes": strconv.FormatInt(maxMessage+10240, 10),
 			},
 		},
 		Proxy: PulsarProxy{PulsarStateless: PulsarStateless{ReplicaCount: m.Proxy.Replicas, Affinity: spread, PDB: pdb}},

@@ -174,11 +174,51 @@ func checkChartObjects(t *testing.T, env *model.Environment, objs, overlay []*un
 	if service == nil {
 		t.Fatal("no Milvus Service")
 	}
-	if string(service.Spec.Type) != env.Service.Type {
-		t.Errorf("Service type %s, want %s", service.Spec.Type, env.Service.Type)
+	// The chart's Service carries the management port 9091 too: it never
+	// leaves the cluster.
+	if service.Spec.Type != corev1.ServiceTypeClusterIP {
+		t.Errorf("the chart's Service (ports %v) is of type %s, want ClusterIP", service.Spec.Ports, service.Spec.Type)
 	}
-	if env.Service.Type == "LoadBalancer" && strings.Join(service.Spec.LoadBalancerSourceRanges, ",") != strings.Join(env.Service.LoadBalancerSourceRanges, ",") {
-		t.Errorf("loadBalancerSourceRanges %v, want %v", service.Spec.LoadBalancerSourceRanges, env.Service.LoadBalancerSourceRanges)
+	var external []*corev1.Service
+	for _, o := range overlay {
+		if o.GetKind() == "Service" {
+			var s corev1.Service
+			convert(t, o, &s)
+			external = append(external, &s)
+		}
+	}
+	if env.Service.Type != "LoadBalancer" {
+		if len(external) > 0 {
+			t.Errorf("the overlay has a Service although the spec asks for %s", env.Service.Type)
+		}
+		return
+	}
+	if len(external) != 1 {
+		t.Fatalf("%d Services in the overlay, want one LoadBalancer", len(external))
+	}
+	lb := external[0]
+	if lb.Spec.Type != corev1.ServiceTypeLoadBalancer || strings.Join(lb.Spec.LoadBalancerSourceRanges, ",") != strings.Join(env.Service.LoadBalancerSourceRanges, ",") {
+		t.Errorf("LoadBalancer %s: type %s, source ranges %v; want LoadBalancer from %v", lb.Name, lb.Spec.Type, lb.Spec.LoadBalancerSourceRanges, env.Service.LoadBalancerSourceRanges)
+	}
+	if len(lb.Spec.Ports) != 1 || lb.Spec.Ports[0].Port != 19530 || lb.Spec.Ports[0].TargetPort.StrVal != "milvus" {
+		t.Errorf("LoadBalancer %s exposes %v, want the client port 19530 only", lb.Name, lb.Spec.Ports)
+	}
+	proxy := deployments["proxy"]
+	if proxy == nil || !labels.SelectorFromSet(lb.Spec.Selector).Matches(labels.Set(proxy.Spec.Template.Labels)) {
+		t.Errorf("LoadBalancer %s selects %v, not the proxies the chart runs", lb.Name, lb.Spec.Selector)
+	} else {
+		named := false
+		for _, p := range proxy.Spec.Template.Spec.Containers[0].Ports {
+			named = named || p.Name == "milvus" && p.ContainerPort == 19530
+		}
+		if !named {
+			t.Errorf("the proxy container has no port \"milvus\" 19530: %v", proxy.Spec.Template.Spec.Containers[0].Ports)
+		}
+	}
+	for _, d := range deployments {
+		if d.Spec.Template.Labels["component"] != "proxy" && labels.SelectorFromSet(lb.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("LoadBalancer %s also selects %s", lb.Name, d.Name)
+		}
 	}
 }
 

@@ -81,6 +81,9 @@ func Environment(env *model.Environment) (FileSet, error) {
 	for _, pdb := range cluster.PodDisruptionBudgets(env) {
 		objects = append(objects, pdb)
 	}
+	if svc := cluster.ExternalService(env); svc != nil {
+		objects = append(objects, svc)
+	}
 	deps, depFiles, err := dependencies.Generate(env)
 	if err != nil {
 		return nil, fmt.Errorf("dependencies: %w", err)

@@ -82,3 +82,36 @@ func PodDisruptionBudgets(env *model.Environment) []*policyv1.PodDisruptionBudge
 	}
 	return out
 }
+
+// ClientPort is Milvus' gRPC and REST port on the proxies (the chart's
+// container port "milvus").
+const ClientPort = 19530
+
+// ExternalService is the LoadBalancer a LoadBalancer spec asks for: the
+// proxies' client port only, from the spec's source ranges. The chart's own
+// Service stays ClusterIP, because it always adds the management port 9091
+// (/management/stop, garbage-collection pause, pprof, WebUI), which must
+// not leave the cluster.
+func ExternalService(env *model.Environment) *corev1.Service {
+	if env.Service.Type != "LoadBalancer" {
+		return nil
+	}
+	return &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        env.Release + "-external",
+			Namespace:   env.Namespace,
+			Labels:      generators.CommonLabels(env.Name, env.Release, env.Labels),
+			Annotations: env.Service.Annotations,
+		},
+		Spec: corev1.ServiceSpec{
+			Type:                     corev1.ServiceTypeLoadBalancer,
+			Selector:                 env.PodLabels("proxy"),
+			LoadBalancerSourceRanges: env.Service.LoadBalancerSourceRanges,
+			Ports: []corev1.ServicePort{{
+				Name: "milvus", Protocol: corev1.ProtocolTCP, Port: ClientPort,
+				TargetPort: intstr.FromString("milvus"),
+			}},
+		},
+	}
+}

@@ -42,11 +42,12 @@ func Generate(env *model.Environment) (*Values, error) {
 		ContainerSecurityContext: containerSecurityContext(env.Security),
 		Streaming:                Streaming{Enabled: env.Milvus.Line == "2.6"},
 		ExtraConfigFiles:         map[string]string{"user.yaml": string(userYAML)},
-		Service: Service{
-			Type:                     env.Service.Type,
-			Annotations:              nilIfEmpty(env.Service.Annotations),
-			LoadBalancerSourceRanges: append([]string{}, env.Service.LoadBalancerSourceRanges...),
-		},
+		// The chart's Service also carries the management port 9091
+		// (/management/stop, GC pause, pprof, WebUI) whenever metrics are
+		// on, with no key to leave it out (templates/service.yaml): it stays
+		// ClusterIP, and a LoadBalancer of our own exposes the client port
+		// only (generators/cluster.ExternalService).
+		Service: chartService(env.Service),
 		ServiceAccount: ServiceAccount{
 			Create:      env.ServiceAccount.Create,
 			Name:        env.ServiceAccount.Name,
@@ -368,4 +369,11 @@ func nilIfEmpty(m map[string]string) map[string]string {
 		return nil
 	}
 	return m
+}
+
+func chartService(s model.Service) Service {
+	if s.Type == "LoadBalancer" {
+		return Service{Type: "ClusterIP", LoadBalancerSourceRanges: []string{}}
+	}
+	return Service{Type: s.Type, Annotations: nilIfEmpty(s.Annotations), LoadBalancerSourceRanges: []string{}}
 }

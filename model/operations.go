@@ -13,7 +13,11 @@ type SLO struct {
 
 // Backup is the scheduled milvus-backup.
 type Backup struct {
-	Enabled                    bool            `json:"enabled"`
+	Enabled bool `json:"enabled"`
+	// ServiceAccount of the backup and restore Jobs (cloud identity).
+	ServiceAccount struct {
+		Annotations map[string]string `json:"annotations"`
+	} `json:"serviceAccount"`
 	Image                      Image           `json:"image"`
 	Schedule                   string          `json:"schedule"`
 	TimeZone                   string          `json:"timeZone"`
@@ -135,4 +139,13 @@ type Fault struct {
 	Pods    int    `json:"pods"`
 	Mode    string `json:"mode"`
 	Window  string `json:"window"`
+}
+
+// BackupUsesIAM says whether the backup authenticates to object storage
+// with the pod's cloud identity: its own storage's useIAM, else Milvus'.
+func (e *Environment) BackupUsesIAM() bool {
+	if s := e.Backup.Storage.UseIAM; s != nil {
+		return *s
+	}
+	return e.Dependencies.ObjectStorage.UseIAM
 }

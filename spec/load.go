@@ -125,10 +125,39 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	if err := v.Decode(&env); err != nil {
 		return nil, fmt.Errorf("environment %s: decode: %w", name, err)
 	}
-	if diags := s.failureDomains(name, &env); len(diags) > 0 {
+	diags := s.failureDomains(name, &env)
+	diags = append(diags, s.backupIdentity(name, &env)...)
+	if len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
 	return &env, nil
+}
+
+// backupIdentity refuses a backup that authenticates with IAM but whose
+// ServiceAccount carries no cloud identity: its Jobs would fail at the
+// first request to the bucket.
+func (s *Set) backupIdentity(name string, env *model.Environment) []Diagnostic {
+	if !env.Backup.Enabled || !env.BackupUsesIAM() || len(env.Backup.ServiceAccount.Annotations) > 0 {
+		return nil
+	}
+	return s.positioned(name, "backup.serviceAccount.annotations",
+		"the backup uses IAM for object storage but its ServiceAccount has no cloud identity: set backup.serviceAccount.annotations (or serviceAccount.annotations, which it inherits), e.g. eks.amazonaws.com/role-arn, iam.gke.io/gcp-service-account or azure.workload.identity/client-id")
+}
+
+// positioned is a diagnostic at a spec field, positioned where the user
+// wrote it or at the closest enclosing field they wrote.
+func (s *Set) positioned(name, field, msg string) []Diagnostic {
+	user := s.overlays.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(name)))
+	path := append([]string{"environments", name}, strings.Split(field, ".")...)
+	d := Diagnostic{Path: strings.Join(path, "."), Msg: msg, File: "schema/"}
+	userPos(&d, user, path)
+	if strings.HasPrefix(d.File, "schema/") {
+		d.File = ""
+		if p := user.Pos(); p.IsValid() {
+			d.File, d.Line, d.Col = relPath(p.Filename()), p.Line(), p.Column()
+		}
+	}
+	return []Diagnostic{d}
 }
 
 // failureDomains applies the rules of package analysis (what the
@@ -137,18 +166,8 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 // field the user wrote.
 func (s *Set) failureDomains(name string, env *model.Environment) []Diagnostic {
 	var diags []Diagnostic
-	user := s.overlays.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(name)))
 	for _, v := range analysis.Check(env) {
-		path := append([]string{"environments", name}, strings.Split(v.Field, ".")...)
-		d := Diagnostic{Path: strings.Join(path, "."), Msg: v.Msg, File: "schema/"}
-		userPos(&d, user, path)
-		if strings.HasPrefix(d.File, "schema/") {
-			d.File = ""
-			if p := user.Pos(); p.IsValid() {
-				d.File, d.Line, d.Col = relPath(p.Filename()), p.Line(), p.Column()
-			}
-		}
-		diags = append(diags, d)
+		diags = append(diags, s.positioned(name, v.Field, v.Msg)...)
 	}
 	return diags
 }

@@ -134,6 +134,15 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  `out of bound >=5242880`,
 		},
 		{
+			name: "a backup with IAM and no cloud identity",
+			edit: chain(replace(`			credentials: {
+				accessKeyID: {name: "s3", key: "id"}
+				secretAccessKey: {name: "s3", key: "secret"}
+			}`, `			useIAM: true`), extra(`backup: {enabled: true, storage: bucket: "backups"} // HERE`)),
+			wantPath: "environments.t.backup.serviceAccount.annotations",
+			wantMsg:  `the backup uses IAM for object storage but its ServiceAccount has no cloud identity: set backup.serviceAccount.annotations`,
+		},
+		{
 			name:     "zone tolerance needs zones",
 			edit:     extra(`topology: tolerate: "zone" // HERE`),
 			wantPath: "environments.t.topology.tolerate",

@@ -278,11 +278,18 @@ func storageType(provider, host string, iam bool) string {
 	return provider // gcp, azure
 }
 
+// serviceAccount carries the backup's cloud identity in its annotations.
+// No API token is mounted: the identity webhooks (EKS, Azure) project a
+// token of their own, and GKE serves it from the metadata server.
 func serviceAccount(env *model.Environment) *corev1.ServiceAccount {
 	no := false
+	m := meta(env, env.Release+"-backup")
+	if a := env.Backup.ServiceAccount.Annotations; len(a) > 0 {
+		m.Annotations = a
+	}
 	return &corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta:                   meta(env, env.Release+"-backup"),
+		ObjectMeta:                   m,
 		AutomountServiceAccountToken: &no,
 	}
 }

@@ -288,19 +288,7 @@ func dedupe(notes []Note) []Note {
 func failureImpact(from, to map[string]any, warn, info func(string, ...any)) {
 	fw, _ := from["workloads"].(map[string]any)
 	tw, _ := to["workloads"].(map[string]any)
-	names := map[string]bool{}
-	for n := range fw {
-		names[n] = true
-	}
-	for n := range tw {
-		names[n] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	for _, n := range sorted {
+	for _, n := range unionKeys(fw, tw) {
 		a, _ := fw[n].(map[string]any)
 		b, _ := tw[n].(map[string]any)
 		switch {
@@ -350,19 +338,7 @@ func failureImpact(from, to map[string]any, warn, info func(string, ...any)) {
 // changedKeys lists "key a -> b" for the keys that differ, but skip.
 func changedKeys(a, b map[string]any, skip ...string) string {
 	var out []string
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
+	for _, k := range unionKeys(a, b) {
 		if slices.Contains(skip, k) {
 			continue
 		}
@@ -392,4 +368,19 @@ func flat(v any) string {
 		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
 	}
 	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// unionKeys are the keys of a and b, sorted.
+func unionKeys(a, b map[string]any) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, dup := a[k]; !dup {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }

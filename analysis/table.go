@@ -29,7 +29,7 @@ func WriteTable(w io.Writer, env *model.Environment) error {
 	fmt.Fprintln(tw, "  WORKLOAD\tREPLICAS\tQUORUM\tMAX/NODE\tMAX/ZONE\tLOSE 1 NODE\tLOSE WORST ZONE")
 	for _, r := range results {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Name, r.Replicas, r.Quorum, r.MaxPerNode,
-			dash(r.MaxPerZone, len(l.Zones) > 0), verdict(r.SurvivesNode, fmt.Sprint(r.NodeLoss)), zoneCell(r))
+			dash(r.MaxPerZone, len(l.Zones) > 0), verdict(r.SurvivesNode, fmt.Sprintf("%d left", r.NodeLoss)), zoneCell(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -60,12 +60,12 @@ func dash(n int, ok bool) string {
 	return fmt.Sprint(n)
 }
 
-// verdict is "yes (N left)" or "NO (N left)".
-func verdict(ok bool, left string) string {
+// verdict is "yes, <what>" or "NO, <what>".
+func verdict(ok bool, what string) string {
 	if ok {
-		return "yes, " + left + " left"
+		return "yes, " + what
 	}
-	return "NO, " + left + " left"
+	return "NO, " + what
 }
 
 // zoneCell is the worst zone's outcome: ready at once -> settled.
@@ -79,15 +79,7 @@ func zoneCell(r Result) string {
 			worst = z
 		}
 	}
-	return zoneVerdict(r.SurvivesZone, worst)
-}
-
-func zoneVerdict(ok bool, z ZoneLoss) string {
-	s := fmt.Sprintf("%d left, %d once replaced", z.Immediate, z.Settled)
-	if ok {
-		return "yes, " + s
-	}
-	return "NO, " + s
+	return verdict(r.SurvivesZone, fmt.Sprintf("%d left, %d once replaced", worst.Immediate, worst.Settled))
 }
 
 // Summary is the analysis as data: written next to the overlay

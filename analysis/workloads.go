@@ -117,7 +117,7 @@ func dependencyWorkloads(env *model.Environment) []Workload {
 		w := Workload{
 			Name: "etcd", Field: "dependencies.etcd.managed.replicas", Dependency: "etcd",
 			Controller: "StatefulSet", Replicas: r, HardHostSpread: hard, Stateful: true,
-			Selector: map[string]string{"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": env.Release + "-etcd"},
+			Selector: env.DependencyPodLabels("etcd", ""),
 			Quorum:   majority(r), QuorumRule: "majority of members",
 			// pdb.minAvailable "51%" of the members, rounded up.
 			Budget: (r*51 + 99) / 100,
@@ -148,7 +148,7 @@ func minioWorkload(env *model.Environment, m *model.ManagedMinio, hard bool) Wor
 	w := Workload{
 		Name: "minio", Field: "dependencies.objectStorage.managed.replicas", Dependency: "minio",
 		Controller: "StatefulSet", Replicas: r, HardHostSpread: hard, Stateful: true,
-		Selector: map[string]string{"app": "minio", "release": env.Release + "-minio"},
+		Selector: env.DependencyPodLabels("minio", ""),
 		Budget:   max(0, r-1),
 	}
 	if m.Resources != nil {
@@ -210,9 +210,7 @@ var pulsarRequests = map[string]model.Quantities{
 }
 
 func pulsarWorkloads(env *model.Environment, m *model.ManagedQueue, hard bool) []Workload {
-	sel := func(component string) map[string]string {
-		return map[string]string{"app": "pulsar", "release": env.Release + "-pulsar", "component": component}
-	}
+	sel := func(component string) map[string]string { return env.DependencyPodLabels("pulsar", component) }
 	field := "dependencies.messageQueue.managed."
 	zk, bk := int(m.Zookeeper.Replicas), int(m.Bookkeeper.Replicas)
 	broker, proxy := int(m.Broker.Replicas), int(m.Proxy.Replicas)
@@ -244,11 +242,11 @@ func kafkaWorkloads(env *model.Environment, m *model.ManagedQueue, hard bool) []
 		// only RF - minISR brokers may be lost.
 		{Name: "kafka broker", Field: field + "broker.replicas", Dependency: "kafka", Controller: "StatefulSet",
 			Replicas: brokers, HardHostSpread: hard, Stateful: true,
-			Selector: map[string]string{"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": env.Release + "-kafka", "app.kubernetes.io/component": "kafka"},
+			Selector: env.DependencyPodLabels("kafka", "kafka"),
 			Quorum:   brokers - int(m.ReplicationFactor-m.MinInsyncReplicas), QuorumRule: "replication factor - min.insync.replicas may be lost", Budget: max(0, brokers-1)},
 		{Name: "kafka zookeeper", Field: field + "zookeeper.replicas", Dependency: "kafka", Controller: "StatefulSet",
 			Replicas: zk, HardHostSpread: hard, Stateful: true,
-			Selector: map[string]string{"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": env.Release + "-kafka"},
+			Selector: env.DependencyPodLabels("kafka", "zookeeper"),
 			Quorum:   majority(zk), QuorumRule: "majority of the ensemble", Budget: max(0, zk-1)},
 	}
 	if m.Broker.Resources != nil {

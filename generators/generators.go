@@ -42,12 +42,8 @@ const ArgoCDSyncWave = "argocd.argoproj.io/sync-wave"
 // the zone label: maxSkew 1, and nodeTaintsPolicy Honor, so that a zone
 // whose nodes are all tainted (cordoned, unreachable) is no domain (with
 // the default, Ignore, its empty count would hold replacements Pending
-// under DoNotSchedule). whenUnsatisfiable is DoNotSchedule unless given.
-func ZoneSpread(zoneLabel string, selector map[string]string, when ...corev1.UnsatisfiableConstraintAction) corev1.TopologySpreadConstraint {
-	action := corev1.DoNotSchedule
-	if len(when) > 0 {
-		action = when[0]
-	}
+// under DoNotSchedule).
+func ZoneSpread(zoneLabel string, selector map[string]string, action corev1.UnsatisfiableConstraintAction) corev1.TopologySpreadConstraint {
 	honor := corev1.NodeInclusionPolicyHonor
 	return corev1.TopologySpreadConstraint{
 		MaxSkew:           1,

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/compiler"
+	"github.com/milvus-gitops/milvusgen/internal/chartarchive"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/render"
@@ -28,27 +27,8 @@ import (
 // fn returns true.
 func eachChartFile(t *testing.T, tgz string, fn func(name string, r io.Reader) (done bool)) {
 	t.Helper()
-	f, err := os.Open(tgz)
-	if err != nil {
+	if err := chartarchive.Walk(tgz, func(name string, r io.Reader) (bool, error) { return fn(name, r), nil }); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg && fn(h.Name, tr) {
-			return
-		}
 	}
 }
 
@@ -56,20 +36,9 @@ func eachChartFile(t *testing.T, tgz string, fn func(name string, r io.Reader) (
 func extractChart(t *testing.T, tgz string) string {
 	t.Helper()
 	dir := t.TempDir()
-	eachChartFile(t, tgz, func(name string, r io.Reader) bool {
-		target := filepath.Join(dir, filepath.Clean("/"+name))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(target, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return false
-	})
+	if err := chartarchive.Extract(tgz, dir); err != nil {
+		t.Fatal(err)
+	}
 	return dir
 }
 

@@ -84,3 +84,26 @@ type DependencyImage struct {
 	Repository string `json:"repository"`
 	Tag        string `json:"tag"`
 }
+
+// DependencyPodLabels are the labels a managed dependency's chart puts on
+// the pods of one of its member sets (component: "" for etcd and MinIO;
+// "zookeeper", "bookie", "broker" or "proxy" for Pulsar; "kafka" or
+// "zookeeper" for Kafka): what spread constraints, anti-affinity and the
+// failure-domain analysis select them by. Release names are
+// <release>-<dependency> (generators/dependencies).
+func (e *Environment) DependencyPodLabels(dependency, component string) map[string]string {
+	instance := e.Release + "-" + dependency
+	switch dependency {
+	case "minio":
+		return map[string]string{"app": "minio", "release": instance}
+	case "pulsar":
+		return map[string]string{"app": "pulsar", "release": instance, "component": component}
+	case "kafka":
+		if component == "zookeeper" {
+			return map[string]string{"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": instance}
+		}
+		return map[string]string{"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": instance, "app.kubernetes.io/component": "kafka"}
+	default: // etcd
+		return map[string]string{"app.kubernetes.io/name": dependency, "app.kubernetes.io/instance": instance}
+	}
+}

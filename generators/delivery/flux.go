@@ -125,7 +125,7 @@ func zoneSpreadPostRenderer(r Release) (helmv2.PostRenderer, error) {
 	for _, sel := range r.ZoneSpread {
 		patch, err := yaml.Marshal([]jsonPatchOp{{
 			Op: "add", Path: "/spec/template/spec/topologySpreadConstraints",
-			Value: []corev1.TopologySpreadConstraint{generators.ZoneSpread(r.ZoneLabel, sel)},
+			Value: []corev1.TopologySpreadConstraint{generators.ZoneSpread(r.ZoneLabel, sel, corev1.DoNotSchedule)},
 		}})
 		if err != nil {
 			return helmv2.PostRenderer{}, err

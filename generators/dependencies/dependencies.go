@@ -41,7 +41,7 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 			return nil, nil, err
 		}
 		// The MinIO chart has no key for spread constraints.
-		spreadByPostRender(env, &releases[len(releases)-1], map[string]string{"app": "minio", "release": env.Release + "-minio"})
+		spreadByPostRender(env, &releases[len(releases)-1], env.DependencyPodLabels("minio", ""))
 	}
 	if m := env.Dependencies.MessageQueue.Managed; m != nil {
 		var err error
@@ -52,7 +52,7 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 				// Nor has the Pulsar chart.
 				r := &releases[len(releases)-1]
 				for _, c := range []string{"zookeeper", "bookie", "broker", "proxy"} {
-					spreadByPostRender(env, r, map[string]string{"app": "pulsar", "release": env.Release + "-pulsar", "component": c})
+					spreadByPostRender(env, r, env.DependencyPodLabels("pulsar", c))
 				}
 			}
 		case "kafka":
@@ -173,7 +173,7 @@ func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 		ContainerSecurityContext: container,
 	}
 	v.Resources = optionalResources(m.Resources)
-	v.TopologySpreadConstraints = zoneSpread(env, map[string]string{"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": env.Release + "-etcd"})
+	v.TopologySpreadConstraints = zoneSpread(env, env.DependencyPodLabels("etcd", ""))
 	return v
 }
 
@@ -184,7 +184,7 @@ func zoneSpread(env *model.Environment, pods map[string]string) []corev1.Topolog
 	if len(env.Topology.Zones) < 2 {
 		return nil
 	}
-	return []corev1.TopologySpreadConstraint{generators.ZoneSpread(env.Topology.ZoneLabel, pods)}
+	return []corev1.TopologySpreadConstraint{generators.ZoneSpread(env.Topology.ZoneLabel, pods, corev1.DoNotSchedule)}
 }
 
 // MinioValues are the keys of the MinIO chart 8.0.17 we set.
@@ -239,7 +239,7 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 		SecurityContext:     MinioSecurityContext{Enabled: true, RunAsUser: 1000, RunAsGroup: 1000, FSGroup: 1000},
 	}
 	term := corev1.PodAffinityTerm{
-		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "minio", "release": env.Release + "-minio"}},
+		LabelSelector: &metav1.LabelSelector{MatchLabels: env.DependencyPodLabels("minio", "")},
 		TopologyKey:   env.Topology.HostnameLabel,
 	}
 	if antiAffinity(env) == "hard" {

@@ -102,10 +102,8 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 	}
 	v.Resources = optionalResources(m.Broker.Resources)
 	v.Zookeeper.Resources = optionalResources(m.Zookeeper.Resources)
-	v.TopologySpreadConstraints = zoneSpread(env, map[string]string{
-		"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": env.Release + "-kafka", "app.kubernetes.io/component": "kafka"})
-	v.Zookeeper.TopologySpreadConstraints = zoneSpread(env, map[string]string{
-		"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": env.Release + "-kafka"})
+	v.TopologySpreadConstraints = zoneSpread(env, env.DependencyPodLabels("kafka", "kafka"))
+	v.Zookeeper.TopologySpreadConstraints = zoneSpread(env, env.DependencyPodLabels("kafka", "zookeeper"))
 	return v
 }
 

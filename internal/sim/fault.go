@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -91,7 +92,7 @@ func VerifierFault(ctx context.Context, d *Deployer) (*FaultResult, error) {
 		if err != nil {
 			return r, err
 		}
-		if len(now) >= len(before) && !contains(now, r.Killed) {
+		if len(now) >= len(before) && !slices.ContainsFunc(now, func(p corev1.Pod) bool { return slices.Contains(r.Killed, p.Name) }) {
 			r.Recovered = time.Since(start)
 			return r, nil
 		}
@@ -100,15 +101,4 @@ func VerifierFault(ctx context.Context, d *Deployer) (*FaultResult, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func contains(pods []corev1.Pod, names []string) bool {
-	for _, p := range pods {
-		for _, n := range names {
-			if p.Name == n {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -6,9 +6,7 @@
 package sim
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -29,13 +27,14 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/milvus-gitops/milvusgen/internal/chartarchive"
 	"github.com/milvus-gitops/milvusgen/internal/simcluster"
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
 // Tools are the real CLIs the installation runs.
 type Tools struct {
-	Helm, Kustomize, Kubectl string
+	Helm, Kustomize string
 	// Charts is ../shared/charts (the Milvus chart archives, whose
 	// vendored subcharts are the dependency charts).
 	Charts string
@@ -321,7 +320,7 @@ func (d *Deployer) chartPath(r Release) (string, error) {
 	}
 	if d.charts == "" {
 		d.charts = filepath.Join(d.Work, "charts")
-		if err := extract(archive, d.charts); err != nil {
+		if err := chartarchive.Extract(archive, d.charts); err != nil {
 			return "", err
 		}
 	}
@@ -521,41 +520,4 @@ func PendingReasons(ctx context.Context, c *simcluster.Cluster, ns string) (stri
 		fmt.Fprintf(&b, "\n  volume provisioner: %s", e)
 	}
 	return b.String(), nil
-}
-
-// extract unpacks a chart archive.
-func extract(tgz, dir string) error {
-	f, err := os.Open(tgz)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(target, b, 0o644); err != nil {
-			return err
-		}
-	}
 }

@@ -97,8 +97,6 @@ func (o *Observer) update(p *corev1.Pod, deleted bool) {
 // Counts is the current state of one workload.
 type Counts struct {
 	Ready, Pods, MaxPerNode int
-	// ByNode is the ready pods per node.
-	ByNode map[string]int
 }
 
 // ready: Ready condition true and not being deleted.
@@ -118,7 +116,7 @@ func ready(p *corev1.Pod) bool {
 func (o *Observer) counts() map[string]Counts {
 	out := map[string]Counts{}
 	for i, w := range o.workloads {
-		c := Counts{ByNode: map[string]int{}}
+		var c Counts
 		perNode := map[string]int{}
 		for _, p := range o.pods {
 			if !o.selectors[i].Matches(labels.Set(p.Labels)) || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -133,7 +131,6 @@ func (o *Observer) counts() map[string]Counts {
 			}
 			if ready(p) {
 				c.Ready++
-				c.ByNode[p.Spec.NodeName]++
 			}
 		}
 		out[w.Name] = c

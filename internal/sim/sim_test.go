@@ -47,7 +47,7 @@ func options(t *testing.T, name string) sim.Options {
 	return sim.Options{
 		Env:    r.Env,
 		Stream: testrender.Run(t, kustomize, "build", filepath.Join(root, "out", name)),
-		Tools: sim.Tools{Helm: testenv.Tool(t, "helm"), Kustomize: kustomize, Kubectl: bin.Kubectl,
+		Tools: sim.Tools{Helm: testenv.Tool(t, "helm"), Kustomize: kustomize,
 			Charts: filepath.Join(testenv.Shared(t), "charts"), CRDs: filepath.Join(testenv.Shared(t), "crds"), Repo: root},
 		Bin: bin, Dir: dir,
 		Log: func(f string, a ...any) { t.Logf(f, a...) },

@@ -87,7 +87,7 @@ func run(name string, drills, keep bool) error {
 	defer cancel()
 	rep, err := sim.Run(ctx, sim.Options{
 		Env: env, Stream: stream, Dir: dir,
-		Tools: sim.Tools{Helm: paths["helm"], Kustomize: paths["kustomize"], Kubectl: paths["kubectl"], Charts: filepath.Join(shared, "charts"), CRDs: filepath.Join(shared, "crds"), Repo: repo},
+		Tools: sim.Tools{Helm: paths["helm"], Kustomize: paths["kustomize"], Charts: filepath.Join(shared, "charts"), CRDs: filepath.Join(shared, "crds"), Repo: repo},
 		Bin: simcluster.Binaries{
 			Binaries:          kubeapi.Binaries{Etcd: paths["etcd"], KubeAPIServer: paths["kube-apiserver"], Kubectl: paths["kubectl"]},
 			ControllerManager: paths["kube-controller-manager"], Scheduler: paths["kube-scheduler"],

@@ -232,7 +232,8 @@ type Violation struct {
 
 // Check applies the rules: an environment tolerates the loss of what
 // topology.tolerate names ("node" by default in production, "zone" on
-// request), and its requests fit topology.nodeSize when that is given.
+// request), production's managed dependencies survive a zone when zones
+// are declared, and its requests fit topology.nodeSize when that is given.
 func Check(env *model.Environment) []Violation {
 	results := Analyse(env)
 	var out []Violation
@@ -243,7 +244,17 @@ func Check(env *model.Environment) []Violation {
 				"%s: losing one node can leave %d of %d pods, below its quorum of %d (%s); %s",
 				r.Name, r.NodeLoss, r.Replicas, r.Quorum, r.QuorumRule, r.nodeAdvice())})
 		}
-		if tol == "zone" && !r.SurvivesZone {
+		// A managed dependency's quorum outlives any zone in production
+		// when zones are declared, whatever topology.tolerate says for the
+		// stateless Milvus components: its members keep their zonal
+		// volumes, so a lost zone is not made good by rescheduling, and
+		// without its quorum all of Milvus stops.
+		quorumRule := env.Production && len(env.Topology.Zones) >= 2 && r.Dependency != ""
+		if (tol == "zone" || quorumRule) && !r.SurvivesZone {
+			why := "topology.tolerate is \"zone\""
+			if tol != "zone" {
+				why = "in production a managed dependency must survive one zone's loss when zones are declared"
+			}
 			worst := r.Zones[0]
 			for _, z := range r.Zones {
 				if z.Immediate < worst.Immediate {
@@ -251,8 +262,8 @@ func Check(env *model.Environment) []Violation {
 				}
 			}
 			out = append(out, Violation{Field: r.replicasField(), Msg: fmt.Sprintf(
-				"%s: losing zone %s can leave %d of %d pods (up to %d share a zone), below its quorum of %d (%s); topology.tolerate is \"zone\"",
-				r.Name, worst.Zone, worst.Immediate, r.Replicas, r.MaxPerZone, r.Quorum, r.QuorumRule)})
+				"%s: losing zone %s can leave %d of %d pods (up to %d share a zone), below its quorum of %d (%s); %s",
+				r.Name, worst.Zone, worst.Immediate, r.Replicas, r.MaxPerZone, r.Quorum, r.QuorumRule, why)})
 		}
 	}
 	if c := CapacityOf(env, results); !c.Fits() {

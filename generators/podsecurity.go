@@ -39,6 +39,15 @@ func RestrictedContainerSecurityContext() *corev1.SecurityContext {
 	}
 }
 
+// PullSecrets are the environment's image pull secrets as a pod takes them.
+func PullSecrets(env *model.Environment) []corev1.LocalObjectReference {
+	var out []corev1.LocalObjectReference
+	for _, s := range env.Images.PullSecrets {
+		out = append(out, corev1.LocalObjectReference{Name: s})
+	}
+	return out
+}
+
 // SecretEnv is an environment variable read from a Secret key.
 func SecretEnv(name, secret, key string) corev1.EnvVar {
 	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{

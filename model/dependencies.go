@@ -21,6 +21,7 @@ type ManagedEtcd struct {
 type ManagedMinio struct {
 	Chart           Chart           `json:"chart"`
 	Image           DependencyImage `json:"image"`
+	MCImage         DependencyImage `json:"mcImage"`
 	Replicas        int32           `json:"replicas"`
 	Persistence     Persistence     `json:"persistence"`
 	Resources       *Resources      `json:"resources,omitempty"`

@@ -13,6 +13,7 @@ type Environment struct {
 	Labels         map[string]string    `json:"labels"`
 	Production     bool                 `json:"production"`
 	Milvus         Milvus               `json:"milvus"`
+	Images         Images               `json:"images"`
 	Components     map[string]Component `json:"components"`
 	Topology       Topology             `json:"topology"`
 	Availability   Availability         `json:"availability"`

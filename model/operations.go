@@ -111,12 +111,13 @@ type VerifierImage struct {
 	PullPolicy string `json:"pullPolicy"`
 }
 
-// Ref is the image reference, by digest when known.
-func (i VerifierImage) Ref() string {
+// Ref is the image reference pulled through images, by digest when known.
+func (i VerifierImage) Ref(images Images) string {
+	repo := images.Repository(i.Repository)
 	if i.Digest != "" {
-		return i.Repository + "@" + i.Digest
+		return repo + "@" + i.Digest
 	}
-	return i.Repository + ":" + i.Tag
+	return repo + ":" + i.Tag
 }
 
 // Workload is the verification's data and load.

@@ -153,10 +153,11 @@ func podSpec(env *model.Environment, script string) (*corev1.PodSpec, error) {
 		// file: the service links of a Service named "minio" or "milvus"
 		// (MINIO_PORT=tcp://...) would crash it.
 		EnableServiceLinks: &no,
+		ImagePullSecrets:   generators.PullSecrets(env),
 		SecurityContext:    generators.RestrictedPodSecurityContext(),
 		Containers: []corev1.Container{{
 			Name:            "backup",
-			Image:           b.Image.Repository + ":" + b.Image.Tag,
+			Image:           env.Images.Repository(b.Image.Repository) + ":" + b.Image.Tag,
 			ImagePullPolicy: corev1.PullPolicy(b.Image.PullPolicy),
 			// The image's entrypoint starts a server; run the script.
 			Command:         []string{"/bin/sh", scriptsDir + "/" + script},

@@ -133,17 +133,30 @@ type Image struct {
 	Tag        string `json:"tag"`
 }
 
-func image(i model.DependencyImage) Image { return Image{Repository: i.Repository, Tag: i.Tag} }
-
-// BitnamiImage is a bitnami chart's image block (with its registry).
-type BitnamiImage struct {
-	Registry   string `json:"registry"`
-	Repository string `json:"repository"`
-	Tag        string `json:"tag"`
+// image is the block of a chart that takes a whole repository (with its
+// registry): from the mirror when the spec sets one.
+func image(env *model.Environment, i model.DependencyImage) Image {
+	return Image{Repository: env.Images.Repository(i.Repository), Tag: i.Tag}
 }
 
-func bitnamiImage(i model.DependencyImage) BitnamiImage {
-	return BitnamiImage{Registry: "docker.io", Repository: i.Repository, Tag: i.Tag}
+// BitnamiImage is a bitnami chart's image block: registry and repository
+// apart, with the pull secrets.
+type BitnamiImage struct {
+	Registry    string   `json:"registry"`
+	Repository  string   `json:"repository"`
+	Tag         string   `json:"tag"`
+	PullSecrets []string `json:"pullSecrets,omitempty"`
+}
+
+// bitnamiImage splits the registry off (the charts join registry and
+// repository, so one left in the repository would render as
+// docker.io/<registry>/...); Docker Hub when none is named.
+func bitnamiImage(env *model.Environment, i model.DependencyImage) BitnamiImage {
+	registry, path := env.Images.Split(i.Repository)
+	if registry == "" {
+		registry = "docker.io"
+	}
+	return BitnamiImage{Registry: registry, Repository: path, Tag: i.Tag, PullSecrets: env.Images.PullSecrets}
 }
 
 // Persistence is a claim per member.
@@ -156,7 +169,7 @@ type Persistence struct {
 func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 	pod, container := bitnamiSecurityContexts()
 	v := EtcdValues{
-		Image:        bitnamiImage(m.Image),
+		Image:        bitnamiImage(env, m.Image),
 		ReplicaCount: m.Replicas,
 		Auth: EtcdAuth{
 			RBAC: EtcdRBAC{
@@ -189,16 +202,19 @@ func zoneSpread(env *model.Environment, pods map[string]string) []corev1.Topolog
 
 // MinioValues are the keys of the MinIO chart 8.0.17 we set.
 type MinioValues struct {
-	Image               Image                        `json:"image"`
-	Mode                string                       `json:"mode"`
-	Replicas            int32                        `json:"replicas"`
-	ExistingSecret      string                       `json:"existingSecret"`
-	Persistence         Persistence                  `json:"persistence"`
-	Resources           *corev1.ResourceRequirements `json:"resources,omitempty"`
-	Buckets             []Bucket                     `json:"buckets"`
-	PodDisruptionBudget MinioPDB                     `json:"podDisruptionBudget"`
-	Affinity            *corev1.Affinity             `json:"affinity,omitempty"`
-	SecurityContext     MinioSecurityContext         `json:"securityContext"`
+	Image Image `json:"image"`
+	// MCImage runs the bucket Job (the chart's default is a 2021 mc).
+	MCImage             Image                         `json:"mcImage"`
+	ImagePullSecrets    []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+	Mode                string                        `json:"mode"`
+	Replicas            int32                         `json:"replicas"`
+	ExistingSecret      string                        `json:"existingSecret"`
+	Persistence         Persistence                   `json:"persistence"`
+	Resources           *corev1.ResourceRequirements  `json:"resources,omitempty"`
+	Buckets             []Bucket                      `json:"buckets"`
+	PodDisruptionBudget MinioPDB                      `json:"podDisruptionBudget"`
+	Affinity            *corev1.Affinity              `json:"affinity,omitempty"`
+	SecurityContext     MinioSecurityContext          `json:"securityContext"`
 }
 
 // Bucket is created by the chart's post-install job.
@@ -228,11 +244,13 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 		mode = "standalone"
 	}
 	v := MinioValues{
-		Image:          image(m.Image),
-		Mode:           mode,
-		Replicas:       m.Replicas,
-		ExistingSecret: m.RootCredentials.SecretName,
-		Persistence:    persistence(m.Persistence),
+		Image:            image(env, m.Image),
+		MCImage:          image(env, m.MCImage),
+		ImagePullSecrets: generators.PullSecrets(env),
+		Mode:             mode,
+		Replicas:         m.Replicas,
+		ExistingSecret:   m.RootCredentials.SecretName,
+		Persistence:      persistence(m.Persistence),
 		// The bucket Milvus uses, created declaratively by the chart.
 		Buckets:             minioBuckets(env),
 		PodDisruptionBudget: MinioPDB{Enabled: true, MaxUnavailable: 1},

@@ -62,7 +62,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 	}
 	pod, container := bitnamiSecurityContexts()
 	v := KafkaValues{
-		Image:                                bitnamiImage(m.Image),
+		Image:                                bitnamiImage(env, m.Image),
 		ReplicaCount:                         m.Broker.Replicas,
 		AutoCreateTopicsEnable:               true,
 		DeleteTopicEnable:                    true,
@@ -90,7 +90,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 		PodSecurityContext:            pod,
 		ContainerSecurityContext:      container,
 		Zookeeper: KafkaZookeeper{
-			Image:                    bitnamiImage(m.ZookeeperImage),
+			Image:                    bitnamiImage(env, m.ZookeeperImage),
 			Enabled:                  true,
 			ReplicaCount:             m.Zookeeper.Replicas,
 			Persistence:              size(m.Zookeeper.Size),

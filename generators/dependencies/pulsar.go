@@ -14,7 +14,12 @@ type PulsarValues struct {
 	KubePrometheusStack struct {
 		Enabled bool `json:"enabled"`
 	} `json:"kube-prometheus-stack"`
-	Images     PulsarImages     `json:"images"`
+	Images PulsarImages `json:"images"`
+	// PulsarMetadata is the cluster-initialisation Job, which otherwise
+	// runs the chart's default apachepulsar/pulsar-all image.
+	PulsarMetadata struct {
+		Image Image `json:"image"`
+	} `json:"pulsar_metadata"`
 	Components PulsarComponents `json:"components"`
 	Affinity   PulsarAffinity   `json:"affinity"`
 	Volumes    PulsarVolumes    `json:"volumes"`
@@ -26,11 +31,13 @@ type PulsarValues struct {
 
 // PulsarImages: every component runs the same image.
 type PulsarImages struct {
-	Zookeeper    Image `json:"zookeeper"`
-	Bookie       Image `json:"bookie"`
-	Autorecovery Image `json:"autorecovery"`
-	Broker       Image `json:"broker"`
-	Proxy        Image `json:"proxy"`
+	// ImagePullSecrets go on every pod of the chart (pulsar.imagePullSecrets).
+	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	Zookeeper        Image    `json:"zookeeper"`
+	Bookie           Image    `json:"bookie"`
+	Autorecovery     Image    `json:"autorecovery"`
+	Broker           Image    `json:"broker"`
+	Proxy            Image    `json:"proxy"`
 }
 
 // PulsarBroker are the brokers, with the ledger quorums (the chart's
@@ -153,8 +160,9 @@ func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
 		Proxy: PulsarProxy{PulsarStateless: PulsarStateless{ReplicaCount: m.Proxy.Replicas, Affinity: spread, PDB: pdb}},
 	}
 	v.Proxy.Service.Type = "ClusterIP"
-	img := image(m.Image)
-	v.Images = PulsarImages{Zookeeper: img, Bookie: img, Autorecovery: img, Broker: img, Proxy: img}
+	img := image(env, m.Image)
+	v.Images = PulsarImages{ImagePullSecrets: env.Images.PullSecrets, Zookeeper: img, Bookie: img, Autorecovery: img, Broker: img, Proxy: img}
+	v.PulsarMetadata.Image = img
 	v.Zookeeper.Affinity = spread
 	v.Bookkeeper.Affinity = spread
 	v.Zookeeper.ReplicaCount = m.Zookeeper.Replicas

@@ -32,10 +32,10 @@ func Generate(env *model.Environment) (*Values, error) {
 	v := &Values{
 		Cluster: Toggle{Enabled: true},
 		Image: Image{All: ImageAll{
-			Repository:  env.Milvus.Image.Repository,
+			Repository:  env.Images.Repository(env.Milvus.Image.Repository),
 			Tag:         env.Milvus.Image.Tag,
 			PullPolicy:  env.Milvus.Image.PullPolicy,
-			PullSecrets: env.Milvus.Image.PullSecrets,
+			PullSecrets: env.Images.PullSecretsWith(env.Milvus.Image.PullSecrets),
 		}},
 		Labels:                   nilIfEmpty(env.Labels),
 		SecurityContext:          podSecurityContext(env.Security),

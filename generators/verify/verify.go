@@ -143,10 +143,11 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 				AutomountServiceAccountToken:  &automount,
 				EnableServiceLinks:            &no,
 				RestartPolicy:                 corev1.RestartPolicyNever,
+				ImagePullSecrets:              generators.PullSecrets(env),
 				SecurityContext:               generators.RestrictedPodSecurityContext(),
 				Containers: []corev1.Container{{
 					Name:            "verifier",
-					Image:           v.Image.Ref(),
+					Image:           v.Image.Ref(env.Images),
 					ImagePullPolicy: corev1.PullPolicy(v.Image.PullPolicy),
 					Args:            args,
 					Env:             env2,

@@ -72,7 +72,6 @@ type Deployer struct {
 	Log func(format string, args ...any)
 
 	releases []Release
-	charts   string // extracted Milvus chart archive
 }
 
 func (d *Deployer) logf(format string, args ...any) {
@@ -309,34 +308,44 @@ func (d *Deployer) order() error {
 func (d *Deployer) Releases() []Release { return d.releases }
 
 // chartPath is the chart a release installs: the Milvus chart archive of
-// its version, or the dependency chart vendored in it (whose version must
-// be the one the release asks for).
+// its version, or a dependency chart at the version the release asks for,
+// vendored in one of the Milvus chart archives (the managed dependencies
+// pin the same chart versions for every Milvus line, and the older Milvus
+// chart vendors older ones).
 func (d *Deployer) chartPath(r Release) (string, error) {
-	archive := filepath.Join(d.Tools.Charts, fmt.Sprintf("milvus-%s.tgz", d.Env.Milvus.Chart.Version))
 	if r.Chart == "milvus" {
 		p := filepath.Join(d.Tools.Charts, fmt.Sprintf("milvus-%s.tgz", r.Version))
 		_, err := os.Stat(p)
 		return p, err
 	}
-	if d.charts == "" {
-		d.charts = filepath.Join(d.Work, "charts")
-		if err := chartarchive.Extract(archive, d.charts); err != nil {
-			return "", err
-		}
-	}
-	dir := filepath.Join(d.charts, "milvus", "charts", r.Chart)
-	meta, err := os.ReadFile(filepath.Join(dir, "Chart.yaml"))
+	archives, err := filepath.Glob(filepath.Join(d.Tools.Charts, "milvus-*.tgz"))
 	if err != nil {
-		return "", fmt.Errorf("chart %s is not vendored in %s", r.Chart, filepath.Base(archive))
-	}
-	var c struct{ Version string }
-	if err := yaml.Unmarshal(meta, &c); err != nil {
 		return "", err
 	}
-	if c.Version != r.Version {
-		return "", fmt.Errorf("chart %s: the release wants %s, %s vendors %s", r.Chart, r.Version, filepath.Base(archive), c.Version)
+	sort.Strings(archives)
+	var seen []string
+	for _, archive := range archives {
+		dir := filepath.Join(d.Work, "charts", strings.TrimSuffix(filepath.Base(archive), ".tgz"))
+		if _, err := os.Stat(dir); err != nil {
+			if err := chartarchive.Extract(archive, dir); err != nil {
+				return "", err
+			}
+		}
+		chart := filepath.Join(dir, "milvus", "charts", r.Chart)
+		meta, err := os.ReadFile(filepath.Join(chart, "Chart.yaml"))
+		if err != nil {
+			continue
+		}
+		var c struct{ Version string }
+		if err := yaml.Unmarshal(meta, &c); err != nil {
+			return "", err
+		}
+		if c.Version == r.Version {
+			return chart, nil
+		}
+		seen = append(seen, filepath.Base(archive)+" vendors "+c.Version)
 	}
-	return dir, nil
+	return "", fmt.Errorf("chart %s %s is vendored in no Milvus chart archive (%s)", r.Chart, r.Version, strings.Join(seen, ", "))
 }
 
 // helm installs or upgrades a release with the real helm CLI, applying the

@@ -27,6 +27,7 @@ import (
 // values.yaml; they are listed here with the template that reads them, and
 // the test checks that the template really does.
 var undocumentedChartKeys = map[string]string{
+	"image.all.pullSecrets":                   "templates/proxy-deployment.yaml",
 	"streamingNode.topologySpreadConstraints": "templates/streamingnode-deployment.yaml",
 }
 

@@ -1,0 +1,133 @@
+package integration
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// podSpecs are the pod templates of every workload object, keyed by
+// source, kind and name.
+func podSpecs(t *testing.T, source string, objs []*unstructured.Unstructured) map[string]corev1.PodTemplateSpec {
+	t.Helper()
+	out := map[string]corev1.PodTemplateSpec{}
+	for _, o := range objs {
+		key := fmt.Sprintf("%s: %s %s", source, o.GetKind(), o.GetName())
+		switch o.GetKind() {
+		case "Deployment":
+			var d appsv1.Deployment
+			convert(t, o, &d)
+			out[key] = d.Spec.Template
+		case "StatefulSet":
+			var s appsv1.StatefulSet
+			convert(t, o, &s)
+			out[key] = s.Spec.Template
+		case "DaemonSet":
+			var d appsv1.DaemonSet
+			convert(t, o, &d)
+			out[key] = d.Spec.Template
+		case "Job":
+			var j batchv1.Job
+			convert(t, o, &j)
+			out[key] = j.Spec.Template
+		case "CronJob":
+			var c batchv1.CronJob
+			convert(t, o, &c)
+			out[key] = c.Spec.JobTemplate.Spec.Template
+		case "Pod":
+			var p corev1.Pod
+			convert(t, o, &p)
+			out[key] = corev1.PodTemplateSpec{ObjectMeta: p.ObjectMeta, Spec: p.Spec}
+		}
+	}
+	return out
+}
+
+// everyPod renders everything an environment runs: the Milvus chart and
+// each managed dependency's chart through the real helm CLI, and the
+// overlay's own objects (the restore Job included).
+func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[string]corev1.PodTemplateSpec {
+	t.Helper()
+	env := r.Env
+	chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
+	stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--kube-version", "v1.37.2",
+		"--values", writeTemp(t, "values.yaml", r.Files["values.yaml"]))
+	pods := podSpecs(t, "milvus chart", decodeAll(t, stream))
+	for _, dep := range []string{"etcd", "minio", "kafka", "pulsar"} {
+		values, ok := r.Files["values-"+dep+".yaml"]
+		if !ok {
+			continue
+		}
+		c := templateDependency(t, helm, depCharts, dep, env, values, "")
+		for k, v := range podSpecs(t, dep+" chart", c.all) {
+			pods[k] = v
+		}
+	}
+	for k, v := range podSpecs(t, "overlay", decodeOverlay(t, r)) {
+		pods[k] = v
+	}
+	if len(pods) == 0 {
+		t.Fatal("no pods rendered")
+	}
+	return pods
+}
+
+// TestImagesComeFromTheMirror: with images.registry set, every container
+// of every pod the environment runs (the Milvus chart's, every dependency
+// chart's including their Jobs and init containers, the backup, restore
+// and verification Jobs) pulls from the mirror, with the pull secrets;
+// without one, every image names a tag or digest.
+func TestImagesComeFromTheMirror(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	shared := testenv.Shared(t)
+	depCharts := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
+	mirrored := 0
+	for name, r := range renderAll(t) {
+		t.Run(name, func(t *testing.T) {
+			env := r.Env
+			if env.Images.Registry != "" {
+				mirrored++
+			}
+			images := 0
+			for key, pod := range everyPod(t, helm, shared, depCharts, r) {
+				for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+					images++
+					checkImage(t, env, key+"/"+c.Name, c.Image)
+				}
+				have := map[string]bool{}
+				for _, s := range pod.Spec.ImagePullSecrets {
+					have[s.Name] = true
+				}
+				for _, s := range env.Images.PullSecrets {
+					if !have[s] {
+						t.Errorf("%s: no imagePullSecret %s (has %v)", key, s, pod.Spec.ImagePullSecrets)
+					}
+				}
+			}
+			t.Logf("%d containers checked", images)
+		})
+	}
+	if mirrored == 0 {
+		t.Fatal("no environment sets images.registry: nothing tested the mirror")
+	}
+}
+
+func checkImage(t *testing.T, env *model.Environment, where, image string) {
+	t.Helper()
+	if mirror := env.Images.Registry; mirror != "" && !strings.HasPrefix(image, mirror+"/") {
+		t.Errorf("%s: image %s is not from the mirror %s", where, image, mirror)
+	}
+	last := image[strings.LastIndex(image, "/")+1:]
+	if !strings.Contains(last, ":") && !strings.Contains(image, "@sha256:") {
+		t.Errorf("%s: image %s names no tag", where, image)
+	}
+}

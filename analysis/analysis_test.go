@@ -69,9 +69,9 @@ func TestProdGuarantees(t *testing.T) {
 		// for its zone.
 		{"etcd", 1, 1, 2, true, 2},
 		{"pulsar bookkeeper", 1, 1, 2, true, 2},
-		// Four MinIO servers in three zones: one zone holds two, and two
-		// of four are below the write quorum of three.
-		{"minio", 1, 2, 3, false, 2},
+		// Five MinIO servers in three zones: one zone holds two, and the
+		// three left are the write quorum of five drives (parity 2).
+		{"minio", 1, 2, 4, true, 3},
 	}
 	for _, c := range cases {
 		r := result(t, env, c.name)
@@ -99,9 +99,14 @@ func TestRules(t *testing.T) {
 			c.AntiAffinity = "preferred"
 			e.Components["mixCoordinator"] = c
 		}, "components.mixCoordinator.antiAffinity", "losing one node can leave 0 of 2 pods"},
-		{"zone tolerance: four MinIO servers in three zones", func(e *model.Environment) {
+		{"production quorums survive a zone: four MinIO servers in three zones", func(e *model.Environment) {
+			e.Dependencies.ObjectStorage.Managed.Replicas = 4
+		}, "dependencies.objectStorage.managed.replicas", "losing zone us-east-1a can leave 2 of 4 pods (up to 2 share a zone), below its quorum of 3 (write quorum of its erasure set); in production a managed dependency must survive one zone's loss when zones are declared"},
+		{"outside production the zone rule is topology.tolerate's", func(e *model.Environment) {
+			e.Production = false
 			e.Topology.Tolerate = "zone"
-		}, "dependencies.objectStorage.managed.replicas", "losing zone us-east-1a can leave 2 of 4 pods (up to 2 share a zone), below its quorum of 3"},
+			e.Dependencies.ObjectStorage.Managed.Replicas = 4
+		}, "dependencies.objectStorage.managed.replicas", `below its quorum of 3 (write quorum of its erasure set); topology.tolerate is "zone"`},
 		{"zone tolerance: members not spread under Argo CD", func(e *model.Environment) {
 			e.Topology.Tolerate = "zone"
 			e.Delivery.Kind = "argocd"
@@ -150,8 +155,8 @@ func TestTable(t *testing.T) {
 	if err := analysis.WriteTable(&b, env); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"6 nodes, zones us-east-1a:2 us-east-1b:2 us-east-1c:2", "etcd ", "yes, 2 left, 2 once replaced", "NO, 2 left, 2 once replaced",
-		"capacity: fits: requests 49.1 CPU, 158.1Gi of 96 CPU, 384Gi; worst node 13.7 CPU, 41.38Gi of 16 CPU, 64Gi"} {
+	for _, want := range []string{"6 nodes, zones us-east-1a:2 us-east-1b:2 us-east-1c:2", "etcd ", "yes, 2 left, 2 once replaced", "NO, 0 left, 2 once replaced",
+		"capacity: fits: requests 50.1 CPU, 162.1Gi of 96 CPU, 384Gi; worst node 13.7 CPU, 41.38Gi of 16 CPU, 64Gi"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/profiles"
 )
 
 // podSpecs are the pod templates of every workload object, keyed by
@@ -129,5 +130,97 @@ func checkImage(t *testing.T, env *model.Environment, where, image string) {
 	last := image[strings.LastIndex(image, "/")+1:]
 	if !strings.Contains(last, ":") && !strings.Contains(image, "@sha256:") {
 		t.Errorf("%s: image %s names no tag", where, image)
+	}
+}
+
+// profileOf finds the image profile of a rendered container image.
+func profileOf(env *model.Environment, image string) (profiles.Profile, bool) {
+	repo := image
+	if i := strings.Index(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	}
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	_, path := env.Images.Split(repo)
+	if mirror := env.Images.Registry; mirror != "" {
+		path = strings.TrimPrefix(repo, mirror+"/")
+	}
+	path = strings.TrimPrefix(path, "docker.io/")
+	if _, milvus := env.Images.Split(env.Milvus.Image.Repository); path == milvus || path == env.Milvus.Image.Repository {
+		p, err := profiles.Milvus(env.Milvus.Line)
+		return p, err == nil
+	}
+	for _, p := range profiles.Others {
+		if _, want := (model.Images{}).Split(p.Repository); path == want {
+			return p, true
+		}
+	}
+	return profiles.Profile{}, false
+}
+
+// identity is what a container runs as: the container's security context
+// over the pod's, and the image's USER where neither says.
+func identity(p profiles.Profile, pod corev1.PodSpec, c corev1.Container) profiles.Identity {
+	id := profiles.Identity{UID: p.User, GID: p.Group}
+	if psc := pod.SecurityContext; psc != nil {
+		if psc.RunAsUser != nil {
+			id.UID = *psc.RunAsUser
+		}
+		if psc.RunAsGroup != nil {
+			id.GID = *psc.RunAsGroup
+		}
+		id.Groups = append(id.Groups, psc.SupplementalGroups...)
+		if psc.FSGroup != nil {
+			id.Groups = append(id.Groups, *psc.FSGroup)
+		}
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			id.UID = *sc.RunAsUser
+		}
+		if sc.RunAsGroup != nil {
+			id.GID = *sc.RunAsGroup
+		}
+		id.ReadOnlyRoot = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+	}
+	for _, m := range c.VolumeMounts {
+		id.Mounts = append(id.Mounts, m.MountPath)
+	}
+	return id
+}
+
+// TestEveryContainerRunsItsImage holds every container every environment
+// runs (the Milvus chart's through helm template, every dependency chart's,
+// our Jobs) to its image's profile: the identity the rendered security
+// contexts give it can execute the image, and what the image writes is a
+// volume or writable for it.
+func TestEveryContainerRunsItsImage(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	shared := testenv.Shared(t)
+	depCharts := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
+	for name, r := range renderAll(t) {
+		t.Run(name, func(t *testing.T) {
+			env := r.Env
+			seen := map[string]int{}
+			for key, pod := range everyPod(t, helm, shared, depCharts, r) {
+				for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+					p, ok := profileOf(env, c.Image)
+					if !ok {
+						t.Errorf("%s/%s: image %s has no profile (package profiles)", key, c.Name, c.Image)
+						continue
+					}
+					seen[p.Name]++
+					id := identity(p, pod.Spec, c)
+					if err := p.Check(id); err != nil {
+						t.Errorf("%s/%s: %v", key, c.Name, err)
+					}
+					if strings.HasPrefix(key, "milvus chart") && env.Security.RunAsNonRoot && id.UID == 0 {
+						t.Errorf("%s/%s: runs as root although security.runAsNonRoot", key, c.Name)
+					}
+				}
+			}
+			t.Logf("containers by profile: %v", seen)
+		})
 	}
 }

@@ -244,13 +244,16 @@ type Probe struct {
 	FailureThreshold    int32 `json:"failureThreshold"`
 }
 
-// Security is the pod hardening level.
+// Security is the pod hardening level. With RunAsNonRoot the identity is
+// complete after loading (the spec's fields, the image profile's for the
+// rest); without it the pointers are nil.
 type Security struct {
-	RunAsNonRoot           bool  `json:"runAsNonRoot"`
-	RunAsUser              int64 `json:"runAsUser"`
-	RunAsGroup             int64 `json:"runAsGroup"`
-	FSGroup                int64 `json:"fsGroup"`
-	ReadOnlyRootFilesystem bool  `json:"readOnlyRootFilesystem"`
+	RunAsNonRoot           bool    `json:"runAsNonRoot"`
+	RunAsUser              *int64  `json:"runAsUser,omitempty"`
+	RunAsGroup             *int64  `json:"runAsGroup,omitempty"`
+	FSGroup                *int64  `json:"fsGroup,omitempty"`
+	SupplementalGroups     []int64 `json:"supplementalGroups,omitempty"`
+	ReadOnlyRootFilesystem bool    `json:"readOnlyRootFilesystem"`
 }
 
 // ServiceAccount of the Milvus pods.

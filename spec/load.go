@@ -17,6 +17,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/analysis"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/profiles"
 	"github.com/milvus-gitops/milvusgen/schema"
 )
 
@@ -127,6 +128,7 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	}
 	diags := s.failureDomains(name, &env)
 	diags = append(diags, s.backupIdentity(name, &env)...)
+	diags = append(diags, s.imageIdentity(name, &env)...)
 	if len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
@@ -142,6 +144,52 @@ func (s *Set) backupIdentity(name string, env *model.Environment) []Diagnostic {
 	}
 	return s.positioned(name, "backup.serviceAccount.annotations",
 		"the backup uses IAM for object storage but its ServiceAccount has no cloud identity: set backup.serviceAccount.annotations (or serviceAccount.annotations, which it inherits), e.g. eks.amazonaws.com/role-arn, iam.gke.io/gcp-service-account or azure.workload.identity/client-id")
+}
+
+// imageIdentity completes a non-root Milvus identity from the image
+// profile of its version line and refuses one that cannot run the image
+// (package profiles), positioned at the security field the user set.
+func (s *Set) imageIdentity(name string, env *model.Environment) []Diagnostic {
+	p, err := profiles.Milvus(env.Milvus.Line)
+	if err != nil {
+		return s.positioned(name, "milvus.version", err.Error())
+	}
+	sec := &env.Security
+	if !sec.RunAsNonRoot {
+		return nil
+	}
+	var set []string
+	fill := func(field string, v **int64, def int64) {
+		if *v != nil {
+			set = append(set, field)
+			return
+		}
+		*v = &def
+	}
+	fill("security.runAsGroup", &sec.RunAsGroup, p.NonRoot.GID)
+	if sec.SupplementalGroups != nil {
+		set = append(set, "security.supplementalGroups")
+	} else if len(p.NonRoot.Groups) > 0 {
+		sec.SupplementalGroups = append([]int64(nil), p.NonRoot.Groups...)
+	}
+	fill("security.runAsUser", &sec.RunAsUser, p.NonRoot.UID)
+	fill("security.fsGroup", &sec.FSGroup, p.NonRoot.GID)
+	// The generator mounts a volume at every path the profile says Milvus
+	// writes (generators/helmvalues volumes): what is left to check is
+	// whether the identity can execute the image.
+	id := profiles.Identity{UID: *sec.RunAsUser, GID: *sec.RunAsGroup,
+		Groups: append(append([]int64(nil), sec.SupplementalGroups...), *sec.FSGroup), ReadOnlyRoot: sec.ReadOnlyRootFilesystem}
+	for _, w := range p.Writes {
+		id.Mounts = append(id.Mounts, w.Path)
+	}
+	if err := p.Check(id); err != nil {
+		field := "security"
+		if len(set) > 0 {
+			field = set[0]
+		}
+		return s.positioned(name, field, fmt.Sprintf("Milvus %s cannot run under this security context: %v", env.Milvus.Version, err))
+	}
+	return nil
 }
 
 // positioned is a diagnostic at a spec field, positioned where the user

@@ -143,6 +143,12 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  `the backup uses IAM for object storage but its ServiceAccount has no cloud identity: set backup.serviceAccount.annotations`,
 		},
 		{
+			name:     "a security context that cannot run the Milvus image",
+			edit:     extra(`security: {runAsNonRoot: true, runAsGroup: 1000, supplementalGroups: []} // HERE`),
+			wantPath: "environments.t.security.runAsGroup",
+			wantMsg:  `Milvus 2.6.15 cannot run under this security context: Milvus 2.5/2.6 (milvusdb/milvus): UID 1000 in groups [1000] cannot execute it (owned by 0:0, not executable by others): run in group 0`,
+		},
+		{
 			name:     "zone tolerance needs zones",
 			edit:     extra(`topology: tolerate: "zone" // HERE`),
 			wantPath: "environments.t.topology.tolerate",
@@ -464,6 +470,35 @@ func TestValidationErrors(t *testing.T) {
 			}
 			t.Errorf("no diagnostic at %s containing %q; got:\n%v", tc.wantPath, tc.wantMsg, err)
 		})
+	}
+}
+
+// TestSecurityFromTheImageProfile: a non-root Milvus gets the image
+// profile's identity where the spec says nothing, and any identity in the
+// image's group passes.
+func TestSecurityFromTheImageProfile(t *testing.T) {
+	for _, tc := range []struct {
+		spec          string
+		uid, gid, fs  int64
+		supplementary []int64
+	}{
+		{`security: runAsNonRoot: true`, 1000, 1000, 1000, []int64{0}},
+		{`security: {runAsNonRoot: true, runAsUser: 5000, runAsGroup: 5000, fsGroup: 0, supplementalGroups: []}`, 5000, 5000, 0, []int64{}},
+		{`security: {runAsNonRoot: true, runAsGroup: 0}`, 1000, 0, 1000, []int64{0}},
+	} {
+		writeEnv(t, strings.Replace(validEnv, "//EXTRA", tc.spec, 1))
+		set, err := Load("overlays")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := set.Environment("t")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		s := env.Security
+		if *s.RunAsUser != tc.uid || *s.RunAsGroup != tc.gid || *s.FSGroup != tc.fs || fmt.Sprint(s.SupplementalGroups) != fmt.Sprint(tc.supplementary) {
+			t.Errorf("%s: got %d:%d fsGroup %d groups %v", tc.spec, *s.RunAsUser, *s.RunAsGroup, *s.FSGroup, s.SupplementalGroups)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/profiles"
 )
 
 // Mount points of Secrets inside the Milvus pods; the schema derives the
@@ -267,19 +268,30 @@ func volumes(env *model.Environment) ([]corev1.Volume, []corev1.VolumeMount) {
 		}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "etcd-tls", MountPath: etcdTLSMount, ReadOnly: true})
 	}
-	// The image's data directory belongs to root: a non-root Milvus (or a
-	// read-only root filesystem) needs a writable one. The chart mounts one
-	// only on query and index nodes (/var/lib/milvus/data), not on the 2.6
-	// data nodes that build indexes or on the streaming nodes.
+	// What the image profile says Milvus writes gets a volume: the paths a
+	// non-root process cannot write in the image, and with a read-only
+	// root filesystem every one (the chart mounts only
+	// /var/lib/milvus/data, on query and index nodes).
 	if env.Security.RunAsNonRoot || env.Security.ReadOnlyRootFilesystem {
-		vols = append(vols, corev1.Volume{Name: "milvus-var", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "milvus-var", MountPath: "/var/lib/milvus"})
-	}
-	if env.Security.ReadOnlyRootFilesystem {
-		vols = append(vols, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
+		for _, w := range milvusProfile(env).Writes {
+			if w.Access == profiles.Volume || env.Security.ReadOnlyRootFilesystem {
+				name := "milvus-" + strings.ReplaceAll(strings.Trim(w.Path, "/"), "/", "-")
+				vols = append(vols, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+				mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: w.Path})
+			}
+		}
 	}
 	return vols, mounts
+}
+
+// milvusProfile is the image profile of the environment's Milvus line
+// (the spec loader has refused lines without one).
+func milvusProfile(env *model.Environment) profiles.Profile {
+	p, err := profiles.Milvus(env.Milvus.Line)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 func podSecurityContext(s model.Security) *corev1.PodSecurityContext {
@@ -289,9 +301,10 @@ func podSecurityContext(s model.Security) *corev1.PodSecurityContext {
 	if s.RunAsNonRoot {
 		yes := true
 		psc.RunAsNonRoot = &yes
-		psc.RunAsUser = &s.RunAsUser
-		psc.RunAsGroup = &s.RunAsGroup
-		psc.FSGroup = &s.FSGroup
+		psc.RunAsUser = s.RunAsUser
+		psc.RunAsGroup = s.RunAsGroup
+		psc.FSGroup = s.FSGroup
+		psc.SupplementalGroups = s.SupplementalGroups
 	}
 	return psc
 }

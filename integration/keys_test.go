@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/milvuskeys"
 )
 
 // TestValuesKeysExistInChart checks every key path we emit against the
@@ -113,5 +114,40 @@ func TestKeyCheckBites(t *testing.T) {
 	sort.Strings(unknown)
 	if strings.Join(unknown, ",") != "rootCoord,rootCoordinator.replica" {
 		t.Errorf("got %v", unknown)
+	}
+}
+
+// TestUserYAMLKeysExistInMilvus checks every key of the rendered user.yaml
+// (what the schema derives and config.extra) against the keys the
+// environment's Milvus version reads (package milvuskeys): Milvus ignores
+// the others without a word.
+func TestUserYAMLKeysExistInMilvus(t *testing.T) {
+	for name, r := range renderAll(t) {
+		t.Run(name, func(t *testing.T) {
+			var values struct {
+				ExtraConfigFiles map[string]string `json:"extraConfigFiles"`
+			}
+			if err := yaml.Unmarshal(r.Files["values.yaml"], &values); err != nil {
+				t.Fatal(err)
+			}
+			var user map[string]any
+			if err := yaml.Unmarshal([]byte(values.ExtraConfigFiles["user.yaml"]), &user); err != nil {
+				t.Fatal(err)
+			}
+			known, err := milvuskeys.For(r.Env.Milvus.Line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := milvuskeys.Leaves(user)
+			if len(keys) == 0 {
+				t.Fatal("user.yaml has no keys")
+			}
+			for _, k := range keys {
+				if !known.Known(k) {
+					t.Errorf("user.yaml key %s: Milvus %s does not read it (%s)", k, r.Env.Milvus.Line, known.Source)
+				}
+			}
+			t.Logf("%d keys, all read by Milvus %s", len(keys), r.Env.Milvus.Line)
+		})
 	}
 }

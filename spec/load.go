@@ -16,6 +16,7 @@ import (
 	"cuelang.org/go/cue/load"
 
 	"github.com/milvus-gitops/milvusgen/analysis"
+	"github.com/milvus-gitops/milvusgen/milvuskeys"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/profiles"
 	"github.com/milvus-gitops/milvusgen/schema"
@@ -129,6 +130,7 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	diags := s.failureDomains(name, &env)
 	diags = append(diags, s.backupIdentity(name, &env)...)
 	diags = append(diags, s.imageIdentity(name, &env)...)
+	diags = append(diags, s.milvusKeys(name, &env)...)
 	if len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
@@ -190,6 +192,28 @@ func (s *Set) imageIdentity(name string, env *model.Environment) []Diagnostic {
 		return s.positioned(name, field, fmt.Sprintf("Milvus %s cannot run under this security context: %v", env.Milvus.Version, err))
 	}
 	return nil
+}
+
+// milvusKeys refuses config.extra keys that the environment's Milvus
+// version does not read (package milvuskeys): Milvus ignores them without
+// a word, so a misspelt or outdated key would ship as if it worked.
+func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
+	known, err := milvuskeys.For(env.Milvus.Line)
+	if err != nil {
+		return s.positioned(name, "milvus.version", err.Error())
+	}
+	var diags []Diagnostic
+	for _, key := range milvuskeys.Leaves(env.Config.Extra) {
+		if known.Known(key) {
+			continue
+		}
+		msg := fmt.Sprintf("Milvus %s reads no configuration key %s (%s)", env.Milvus.Line, key, known.Source)
+		if hint := known.Suggest(key); hint != "" {
+			msg += fmt.Sprintf("; did you mean %s?", hint)
+		}
+		diags = append(diags, s.positioned(name, "config.extra."+key, msg)...)
+	}
+	return diags
 }
 
 // positioned is a diagnostic at a spec field, positioned where the user

@@ -259,9 +259,27 @@ func TestValidationErrors(t *testing.T) {
 		},
 		{
 			name:     "config.extra cannot set what a typed field owns",
-			edit:     extra(`config: extra: common: retentionDuration: 5 // HERE`),
-			wantPath: "environments.t.config.extra.common.retentionDuration",
-			wantMsg:  "set config.dataRetentionSeconds instead",
+			edit:     extra(`config: extra: proxy: maxTaskNum: 5 // HERE`),
+			wantPath: "environments.t.config.extra.proxy.maxTaskNum",
+			wantMsg:  "set config.proxyMaxTaskNum instead",
+		},
+		{
+			name:     "config.extra keys Milvus does not read",
+			edit:     extra(`config: extra: queryNode: gracefullStopTimeout: 5 // HERE`),
+			wantPath: "environments.t.config.extra.queryNode.gracefullStopTimeout",
+			wantMsg:  "Milvus 2.6 reads no configuration key queryNode.gracefullStopTimeout (milvus-io/milvus v2.6.15, configs/milvus.yaml and pkg/util/paramtable); did you mean queryNode.gracefulStopTimeout?",
+		},
+		{
+			name:     "keys of another version",
+			edit:     extra(`config: extra: indexNode: workerSlotUnit: 2 // HERE`),
+			wantPath: "environments.t.config.extra.indexNode.workerSlotUnit",
+			wantMsg:  "Milvus 2.6 reads no configuration key indexNode.workerSlotUnit",
+		},
+		{
+			name:     "time travel is gone",
+			edit:     extra(`config: dataRetentionSeconds: 86400 // HERE`),
+			wantPath: "environments.t.config.dataRetentionSeconds",
+			wantMsg:  "Milvus 2.3 removed time travel",
 		},
 		{
 			name:     "Helm release names have 53 characters at most",

@@ -107,10 +107,11 @@ func TestRules(t *testing.T) {
 			e.Topology.Tolerate = "zone"
 			e.Dependencies.ObjectStorage.Managed.Replicas = 4
 		}, "dependencies.objectStorage.managed.replicas", `below its quorum of 3 (write quorum of its erasure set); topology.tolerate is "zone"`},
-		{"zone tolerance: members not spread under Argo CD", func(e *model.Environment) {
+		{"zone tolerance: two etcd members, one zone holds the quorum", func(e *model.Environment) {
 			e.Topology.Tolerate = "zone"
-			e.Delivery.Kind = "argocd"
-		}, "dependencies.messageQueue.managed.zookeeper.replicas", "losing zone us-east-1a can leave 1 of 3 pods"},
+			e.Production = false
+			e.Dependencies.Etcd.Managed.Replicas = 2
+		}, "dependencies.etcd.managed.replicas", "losing zone us-east-1a can leave 1 of 2 pods"},
 		{"zone tolerance: even spreading is no lasting bound per zone", func(e *model.Environment) {
 			e.Topology.Tolerate = "zone"
 			e.Topology.ZoneSpread = "DoNotSchedule"

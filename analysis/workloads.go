@@ -96,15 +96,14 @@ func dependencyWorkloads(env *model.Environment) []Workload {
 	defer func() {
 		// generators/dependencies spreads the member sets over two or more
 		// zones (DoNotSchedule): etcd and Kafka through their charts'
-		// values, MinIO and Pulsar through a Flux post-renderer (Argo CD
-		// cannot post-render, so there they are not spread).
+		// values, MinIO and Pulsar through patches (a Flux post-renderer,
+		// or the kustomization an Argo CD Application renders the chart
+		// through).
 		if len(env.Topology.Zones) < 2 {
 			return
 		}
 		for i := range out {
-			if d := out[i].Dependency; d == "etcd" || d == "kafka" || env.Delivery.Kind == "flux" {
-				out[i].ZoneSpread = "DoNotSchedule"
-			}
+			out[i].ZoneSpread = "DoNotSchedule"
 		}
 	}()
 	// The dependency charts spread members with required anti-affinity on

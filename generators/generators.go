@@ -53,3 +53,8 @@ func ZoneSpread(zoneLabel string, selector map[string]string, action corev1.Unsa
 		NodeTaintsPolicy:  &honor,
 	}
 }
+
+// KubernetesVersion is the Kubernetes minor we render for and validate
+// against: the Pod Security version the namespaces enforce, and the version
+// charts see when they are rendered outside a cluster.
+const KubernetesVersion = "v1.37"

@@ -31,7 +31,7 @@ func TestChartYieldsIntendedCluster(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			env := r.Env
 			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
-			values := writeTemp(t, "values.yaml", r.Files["values.yaml"])
+			values := writeTemp(t, "values.yaml", r.Values("values.yaml"))
 			stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--kube-version", "v1.37.2", "--values", values)
 			objs := decodeAll(t, stream)
 			overlay := decodeOverlay(t, r)
@@ -44,7 +44,7 @@ func decodeOverlay(t *testing.T, r rendered) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, p := range r.Files.Paths() {
-		if p == "values.yaml" || strings.HasPrefix(filepath.Base(p), "kustomiz") {
+		if strings.HasPrefix(filepath.Base(p), "values") || strings.HasPrefix(filepath.Base(p), "kustomiz") {
 			continue
 		}
 		out = append(out, decodeAll(t, r.Files[p])...)

@@ -3,7 +3,6 @@ package integration
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,12 +14,10 @@ import (
 	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
 
-	"github.com/milvus-gitops/milvusgen/compiler"
 	"github.com/milvus-gitops/milvusgen/internal/chartarchive"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/render"
-	"github.com/milvus-gitops/milvusgen/spec"
 )
 
 // eachChartFile calls fn for every regular file of a packaged chart, until
@@ -124,7 +121,7 @@ func TestManagedDependenciesThroughTheirCharts(t *testing.T) {
 			t.Run(name+"/"+d.chart, func(t *testing.T) {
 				release := env.Release + "-" + d.chart
 				// One StatefulSet per chart: the key does not matter.
-				c := templateDependency(t, helm, charts, d.chart, env, r.Files[d.file], "")
+				c := templateDependency(t, helm, charts, d.chart, env, r.Values(d.file), "")
 				out := c.raw
 				var sts *appsv1.StatefulSet
 				for _, s := range c.sets {
@@ -223,7 +220,7 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 		}
 		tested++
 		t.Run(name, func(t *testing.T) {
-			c := templateDependency(t, helm, charts, "pulsar", env, r.Files["values-pulsar.yaml"], "component")
+			c := templateDependency(t, helm, charts, "pulsar", env, r.Values("values-pulsar.yaml"), "component")
 			sets, pdbs := c.sets, c.pdbs
 			services := map[string]bool{}
 			for name, o := range c.services {
@@ -262,7 +259,7 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 					MaxMessageSize string `json:"maxMessageSize"`
 				} `json:"externalPulsar"`
 			}
-			if err := yaml.Unmarshal(r.Files["values.yaml"], &milvus); err != nil {
+			if err := yaml.Unmarshal(r.Values("values.yaml"), &milvus); err != nil {
 				t.Fatal(err)
 			}
 			limit, _ := strconv.ParseInt(milvus.ExternalPulsar.MaxMessageSize, 10, 64)
@@ -340,12 +337,6 @@ func TestManagedPulsarThroughItsChart(t *testing.T) {
 // from the real prod spec (production rules included).
 func prodWithManagedKafka(t *testing.T) (*model.Environment, render.FileSet) {
 	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(testenv.RepoRoot(t), "overlays")
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const pulsar = `		messageQueue: {
 			type: "pulsar"
 			mode: "managed"
@@ -365,34 +356,7 @@ func prodWithManagedKafka(t *testing.T) (*model.Environment, render.FileSet) {
 				broker: size: 200Gi
 			}
 		}`
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Name() == "prod.cue" {
-			if !strings.Contains(string(b), pulsar) {
-				t.Fatal("overlays/prod.cue no longer has the managed Pulsar block this test replaces")
-			}
-			b = []byte(strings.Replace(string(b), pulsar, kafka, 1))
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	set, err := spec.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := set.Environment("prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := compiler.Environment(set, "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env, files
+	return renderEdited(t, "prod.cue", pulsar, kafka, "prod")
 }
 
 // TestManagedKafkaThroughItsChart renders a managed Kafka through the real

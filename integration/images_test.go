@@ -61,11 +61,11 @@ func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[stri
 	env := r.Env
 	chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
 	stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--kube-version", "v1.37.2",
-		"--values", writeTemp(t, "values.yaml", r.Files["values.yaml"]))
+		"--values", writeTemp(t, "values.yaml", r.Values("values.yaml")))
 	pods := podSpecs(t, "milvus chart", decodeAll(t, stream))
 	for _, dep := range []string{"etcd", "minio", "kafka", "pulsar"} {
-		values, ok := r.Files["values-"+dep+".yaml"]
-		if !ok {
+		values := r.Values("values-"+dep+".yaml")
+		if values == nil {
 			continue
 		}
 		c := templateDependency(t, helm, depCharts, dep, env, values, "")

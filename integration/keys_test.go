@@ -45,7 +45,7 @@ func TestValuesKeysExistInChart(t *testing.T) {
 			if err := yaml.Unmarshal(b, &defaults); err != nil {
 				t.Fatal(err)
 			}
-			if err := yaml.Unmarshal(r.Files["values.yaml"], &ours); err != nil {
+			if err := yaml.Unmarshal(r.Values("values.yaml"), &ours); err != nil {
 				t.Fatal(err)
 			}
 			var unknown []string
@@ -127,7 +127,7 @@ func TestUserYAMLKeysExistInMilvus(t *testing.T) {
 			var values struct {
 				ExtraConfigFiles map[string]string `json:"extraConfigFiles"`
 			}
-			if err := yaml.Unmarshal(r.Files["values.yaml"], &values); err != nil {
+			if err := yaml.Unmarshal(r.Values("values.yaml"), &values); err != nil {
 				t.Fatal(err)
 			}
 			var user map[string]any

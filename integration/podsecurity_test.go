@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,7 +42,7 @@ func TestOurPodsAreRestricted(t *testing.T) {
 			}
 		}
 		for _, p := range r.Files.Paths() {
-			if strings.HasSuffix(p, "kustomization.yaml") || p == "values.yaml" {
+			if strings.HasSuffix(p, "kustomization.yaml") || strings.HasPrefix(filepath.Base(p), "values") {
 				continue
 			}
 			for _, o := range decodeAll(t, r.Files[p]) {

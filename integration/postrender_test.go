@@ -2,7 +2,9 @@ package integration
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"github.com/milvus-gitops/milvusgen/internal/chartarchive"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 )
 
@@ -36,7 +39,7 @@ func TestFluxPostRendererSetsGracePeriod(t *testing.T) {
 				t.Fatal(err)
 			}
 			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
-			stream := run(t, helm, "template", r.Env.Release, chart, "--namespace", r.Env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files["values.yaml"]))
+			stream := run(t, helm, "template", r.Env.Release, chart, "--namespace", r.Env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Values("values.yaml")))
 
 			k := types.Kustomization{Resources: []string{"chart.yaml"}}
 			for _, pr := range hr.Spec.PostRenderers {
@@ -83,4 +86,116 @@ func TestFluxPostRendererSetsGracePeriod(t *testing.T) {
 
 func resIDSelector(group, version, kind string) resid.ResId {
 	return resid.ResId{Gvk: resid.Gvk{Group: group, Version: version, Kind: kind}}
+}
+
+// argoVariant renders prod as if delivered by Argo CD: its managed MinIO
+// and Pulsar then reach their zones through kustomizations too.
+func argoVariant(t *testing.T) rendered {
+	t.Helper()
+	env, files := renderEdited(t, "prod.cue", `	delivery: kind: "flux"`, `	delivery: {
+		kind: "argocd"
+		argocd: source: repoURL: "https://git.example.com/platform/milvus-gitops.git"
+	}`, "prod")
+	return rendered{Env: env, Files: files}
+}
+
+// TestArgoCDKustomizationsInflateAndPatch builds every release directory
+// an Argo CD environment has (the chart inflated by kustomize's helmCharts,
+// then patched) with the real kustomize and helm binaries, as Argo CD's
+// repo server does with kustomize.buildOptions: --enable-helm, the charts
+// put where kustomize looks before downloading. Every Milvus Deployment
+// must get the grace period, every StatefulSet the release spreads its
+// zone constraint, and every object the environment's namespace.
+func TestArgoCDKustomizationsInflateAndPatch(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	kustomize := testenv.Tool(t, "kustomize")
+	shared := testenv.Shared(t)
+	all := renderAll(t)
+	all["prod-argocd"] = argoVariant(t)
+	tested := 0
+	for name, r := range all {
+		if r.Env.Delivery.Kind != "argocd" {
+			continue
+		}
+		for _, p := range r.Files.Paths() {
+			dir, file := filepath.Split(p)
+			if file != "kustomization.yaml" || dir == "" || dir == "restore/" {
+				continue
+			}
+			tested++
+			t.Run(name+"/"+dir, func(t *testing.T) {
+				var k types.Kustomization
+				if err := yaml.UnmarshalStrict(r.Files[p], &k); err != nil {
+					t.Fatal(err)
+				}
+				if len(k.HelmCharts) != 1 {
+					t.Fatalf("helmCharts: %d", len(k.HelmCharts))
+				}
+				hc := k.HelmCharts[0]
+				work := t.TempDir()
+				for _, q := range r.Files.Paths() {
+					if rel, ok := strings.CutPrefix(q, dir); ok {
+						writeFile(t, filepath.Join(work, rel), r.Files[q])
+					}
+				}
+				// kustomize's chart home: charts/<name>-<version>/<name>.
+				home := filepath.Join(work, "charts", hc.Name+"-"+hc.Version)
+				if hc.Name == "milvus" {
+					if err := chartarchive.Extract(filepath.Join(shared, "charts", "milvus-"+hc.Version+".tgz"), home); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					vendored := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
+					if err := os.CopyFS(filepath.Join(home, hc.Name), os.DirFS(filepath.Join(vendored, "milvus", "charts", hc.Name))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				out := run(t, kustomize, "build", "--enable-helm", "--helm-command", helm, work)
+				objs := decodeAll(t, out)
+				deployments, sets, spread := 0, 0, 0
+				for _, o := range objs {
+					if ns := o.GetNamespace(); ns != "" && ns != r.Env.Namespace {
+						t.Errorf("%s %s in namespace %s, want %s", o.GetKind(), o.GetName(), ns, r.Env.Namespace)
+					}
+					switch o.GetKind() {
+					case "Deployment":
+						var d appsv1.Deployment
+						convert(t, o, &d)
+						deployments++
+						if g := r.Env.Availability.TerminationGracePeriodSeconds; g != nil && hc.Name == "milvus" {
+							if got := d.Spec.Template.Spec.TerminationGracePeriodSeconds; got == nil || *got != *g {
+								t.Errorf("%s: terminationGracePeriodSeconds %v, want %d", d.Name, got, *g)
+							}
+						}
+					case "StatefulSet":
+						var s appsv1.StatefulSet
+						convert(t, o, &s)
+						sets++
+						for _, c := range s.Spec.Template.Spec.TopologySpreadConstraints {
+							if c.TopologyKey == r.Env.Topology.ZoneLabel {
+								spread++
+							}
+						}
+					}
+				}
+				if hc.Name == "milvus" && deployments != len(r.Env.Components) {
+					t.Errorf("%d Deployments, want %d", deployments, len(r.Env.Components))
+				}
+				// Each StatefulSet patch (one per member set) must have hit one.
+				want := 0
+				for _, p := range k.Patches {
+					if p.Target != nil && p.Target.Kind == "StatefulSet" {
+						want++
+					}
+				}
+				if hc.Name != "milvus" && (want == 0 || spread != want) {
+					t.Errorf("%d StatefulSets spread over zones, want %d (one per patch)", spread, want)
+				}
+				t.Logf("%d objects: %d Deployments, %d StatefulSets (%d spread over zones)", len(objs), deployments, sets, spread)
+			})
+		}
+	}
+	if tested < 3 {
+		t.Fatalf("%d release kustomizations tested: want tenant-eu's Milvus and prod's MinIO and Pulsar under Argo CD", tested)
+	}
 }

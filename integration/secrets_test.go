@@ -35,10 +35,10 @@ func TestSecretKeysCoverTheWholeSystem(t *testing.T) {
 			objs := decodeOverlay(t, r)
 			milvusChart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
 			objs = append(objs, decodeAll(t, run(t, helm, "template", env.Release, milvusChart, "--namespace", env.Namespace,
-				"--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Files["values.yaml"])))...)
+				"--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Values("values.yaml"))))...)
 			for _, dep := range []string{"etcd", "minio", "pulsar", "kafka"} {
-				values, ok := r.Files["values-"+dep+".yaml"]
-				if !ok {
+				values := r.Values("values-"+dep+".yaml")
+				if values == nil {
 					continue
 				}
 				objs = append(objs, templateDependency(t, helm, charts, dep, env, values, "").all...)

@@ -67,7 +67,6 @@ func Environment(env *model.Environment) (FileSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helm values: %w", err)
 	}
-	fs[delivery.ValuesFile] = append([]byte(header), vb...)
 
 	// Not a Kubernetes object (kustomization.yaml does not list it): what
 	// the environment survives, for reviewers and `gen diff`.
@@ -88,12 +87,18 @@ func Environment(env *model.Environment) (FileSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dependencies: %w", err)
 	}
-	for name, b := range depFiles {
-		fs[name] = append([]byte(header), b...)
-	}
 	del, err := delivery.Generate(env, deps)
 	if err != nil {
 		return nil, err
+	}
+	// Values files live at the overlay's root, or in the directory of a
+	// release the delivery renders through a kustomization (Argo CD).
+	fs[del.ValuesPath(delivery.ValuesFile)] = append([]byte(header), vb...)
+	for name, b := range depFiles {
+		fs[del.ValuesPath(name)] = append([]byte(header), b...)
+	}
+	for name, b := range del.Files {
+		fs[name] = append([]byte(header), b...)
 	}
 	objects = append(objects, del.Objects...)
 	bk, err := backup.Objects(env)

@@ -213,15 +213,6 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "invalid value 45 (out of bound <30)",
 		},
 		{
-			name: "grace period is not available with Argo CD",
-			edit: chain(
-				replace(`delivery: kind: "flux"`, `delivery: {kind: "argocd", argocd: source: repoURL: "https://git.example.com/x.git"}`),
-				extra("availability: terminationGracePeriodSeconds: 60 // HERE"),
-			),
-			wantPath: "environments.t.availability.terminationGracePeriodSeconds",
-			wantMsg:  `not supported with delivery.kind "argocd"`,
-		},
-		{
 			name:     "no field can hold a secret value",
 			edit:     replace(`accessKeyID: {name: "s3", key: "id"}`, `accessKeyID: {name: "s3", key: "id", value: "minioadmin"} // HERE`),
 			wantPath: "environments.t.dependencies.objectStorage.credentials.accessKeyID.value",

@@ -16,7 +16,7 @@ import (
 
 // PodSecurityVersion pins the Pod Security Standards version the namespace
 // enforces: the Kubernetes minor we validate against.
-const PodSecurityVersion = "v1.37"
+const PodSecurityVersion = generators.KubernetesVersion
 
 // Namespace is the environment's namespace with Pod Security admission
 // labels: "restricted" is enforced when the Milvus pods run as non-root

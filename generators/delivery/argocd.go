@@ -4,6 +4,9 @@ import (
 	"path"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/resid"
+	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -34,10 +37,11 @@ type ApplicationDestination struct {
 	Namespace string `json:"namespace"`
 }
 
-// ApplicationSource is a chart or a Git repository.
+// ApplicationSource is a chart or a Git repository (a path in it).
 type ApplicationSource struct {
 	RepoURL        string           `json:"repoURL"`
 	Chart          string           `json:"chart,omitempty"`
+	Path           string           `json:"path,omitempty"`
 	TargetRevision string           `json:"targetRevision"`
 	Ref            string           `json:"ref,omitempty"`
 	Helm           *ApplicationHelm `json:"helm,omitempty"`
@@ -83,9 +87,37 @@ const valuesRef = "values"
 
 func argocd(env *model.Environment, deps []Release) (*Result, error) {
 	a := env.Delivery.ArgoCD
-	res := &Result{}
+	res := &Result{Files: map[string][]byte{}, ValuesPaths: map[string]string{}}
 	milvus := Release{Name: env.Release, Chart: env.Milvus.Chart, ValuesFile: ValuesFile}
 	for _, r := range append(append([]Release{}, deps...), milvus) {
+		// A chart source with the values file from the repository ($values),
+		// or, when the release needs patches, the release's own directory:
+		// a kustomization that inflates the chart and patches it.
+		sources := []ApplicationSource{
+			{
+				RepoURL:        r.Chart.Repository,
+				Chart:          r.Chart.Name,
+				TargetRevision: r.Chart.Version,
+				Helm: &ApplicationHelm{
+					ReleaseName: r.Name,
+					ValueFiles:  []string{"$" + valuesRef + "/" + path.Join(a.Source.Path, r.ValuesFile)},
+				},
+			},
+			{RepoURL: a.Source.RepoURL, TargetRevision: a.Source.TargetRevision, Ref: valuesRef},
+		}
+		patches, err := releasePatches(env, r)
+		if err != nil {
+			return nil, err
+		}
+		if len(patches) > 0 {
+			k, err := inflatingKustomization(env, r, patches)
+			if err != nil {
+				return nil, err
+			}
+			res.Files[path.Join(r.Name, kustomizationFile)] = k
+			res.ValuesPaths[r.ValuesFile] = path.Join(r.Name, r.ValuesFile)
+			sources = []ApplicationSource{{RepoURL: a.Source.RepoURL, TargetRevision: a.Source.TargetRevision, Path: path.Join(a.Source.Path, r.Name)}}
+		}
 		app := &Application{
 			TypeMeta: metav1.TypeMeta{APIVersion: "argoproj.io/v1alpha1", Kind: "Application"},
 			ObjectMeta: metav1.ObjectMeta{
@@ -98,18 +130,7 @@ func argocd(env *model.Environment, deps []Release) (*Result, error) {
 			Spec: ApplicationSpec{
 				Project:     a.Project,
 				Destination: ApplicationDestination{Server: inClusterServer, Namespace: env.Namespace},
-				Sources: []ApplicationSource{
-					{
-						RepoURL:        r.Chart.Repository,
-						Chart:          r.Chart.Name,
-						TargetRevision: r.Chart.Version,
-						Helm: &ApplicationHelm{
-							ReleaseName: r.Name,
-							ValueFiles:  []string{"$" + valuesRef + "/" + path.Join(a.Source.Path, r.ValuesFile)},
-						},
-					},
-					{RepoURL: a.Source.RepoURL, TargetRevision: a.Source.TargetRevision, Ref: valuesRef},
-				},
+				Sources:     sources,
 				SyncPolicy: &SyncPolicy{
 					SyncOptions: a.SyncOptions,
 					Retry: &RetryStrategy{
@@ -139,4 +160,39 @@ func argocd(env *model.Environment, deps []Release) (*Result, error) {
 		res.Objects = append(res.Objects, app)
 	}
 	return res, nil
+}
+
+// kustomizationFile is the file kustomize and Argo CD look for.
+const kustomizationFile = "kustomization.yaml"
+
+// inflatingKustomization is a release's directory for Argo CD: kustomize
+// inflates the chart with `helm template` (helmCharts, which Argo CD runs
+// when argocd-cm sets kustomize.buildOptions: --enable-helm) and applies
+// the patches that Flux applies as post-renderers. The values file sits
+// beside it: kustomize loads nothing outside the kustomization's directory.
+// The namespace is explicit because the chart's templates read
+// .Release.Namespace, which kustomize otherwise leaves at "default".
+func inflatingKustomization(env *model.Environment, r Release, patches []Patch) ([]byte, error) {
+	k := types.Kustomization{
+		TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		HelmCharts: []types.HelmChart{{
+			Name:        r.Chart.Name,
+			Repo:        r.Chart.Repository,
+			Version:     r.Chart.Version,
+			ReleaseName: r.Name,
+			Namespace:   env.Namespace,
+			ValuesFile:  r.ValuesFile,
+			// helm template's default is v1.20, below what the Pulsar chart
+			// accepts and old enough for charts to pick removed APIs; Argo
+			// CD 2.13+ passes the cluster's own version instead.
+			KubeVersion: generators.KubernetesVersion,
+		}},
+	}
+	for _, p := range patches {
+		k.Patches = append(k.Patches, types.Patch{Patch: p.Patch, Target: &types.Selector{
+			ResId:         resid.ResId{Gvk: resid.Gvk{Group: "apps", Version: "v1", Kind: p.Kind}},
+			LabelSelector: p.LabelSelector,
+		}})
+	}
+	return yaml.Marshal(k)
 }

@@ -40,6 +40,20 @@ type Result struct {
 	// NameReferences tells kustomize which fields of custom resources refer
 	// to those ConfigMaps, so the hashed names reach them.
 	NameReferences []NameReference
+	// Files are files besides objects (Argo CD: the kustomization of a
+	// release that inflates its chart), by overlay path.
+	Files map[string][]byte
+	// ValuesPaths moves values files: a values file named here lives at
+	// that overlay path instead of the overlay's root.
+	ValuesPaths map[string]string
+}
+
+// ValuesPath is where a values file lives in the overlay.
+func (r *Result) ValuesPath(file string) string {
+	if p, ok := r.ValuesPaths[file]; ok {
+		return p
+	}
+	return file
 }
 
 // ValuesConfigMap is a ConfigMap generated from a values file.

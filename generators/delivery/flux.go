@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"fmt"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"strings"
 	"time"
 
@@ -11,7 +9,6 @@ import (
 	"github.com/fluxcd/pkg/apis/kustomize"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -98,43 +95,23 @@ func flux(env *model.Environment, deps []Release) (*Result, error) {
 			for _, dep := range deps {
 				release.Spec.DependsOn = append(release.Spec.DependsOn, helmv2.DependencyReference{Name: dep.Name})
 			}
-			if g := env.Availability.TerminationGracePeriodSeconds; g != nil {
-				pr, err := gracePeriodPostRenderer(env.Release, *g)
-				if err != nil {
-					return nil, err
-				}
-				release.Spec.PostRenderers = []helmv2.PostRenderer{pr}
-			}
 		}
-		if len(r.ZoneSpread) > 0 {
-			pr, err := zoneSpreadPostRenderer(r)
-			if err != nil {
-				return nil, err
+		patches, err := releasePatches(env, r)
+		if err != nil {
+			return nil, err
+		}
+		if len(patches) > 0 {
+			var kp []kustomize.Patch
+			for _, p := range patches {
+				kp = append(kp, kustomize.Patch{Patch: p.Patch, Target: &kustomize.Selector{
+					Group: "apps", Version: "v1", Kind: p.Kind, LabelSelector: p.LabelSelector,
+				}})
 			}
-			release.Spec.PostRenderers = append(release.Spec.PostRenderers, pr)
+			release.Spec.PostRenderers = []helmv2.PostRenderer{{Kustomize: &helmv2.Kustomize{Patches: kp}}}
 		}
 		res.Objects = append(res.Objects, release)
 	}
 	return res, nil
-}
-
-// zoneSpreadPostRenderer spreads each listed StatefulSet's pods evenly over
-// the zones (maxSkew 1, DoNotSchedule), for charts without a key for it.
-func zoneSpreadPostRenderer(r Release) (helmv2.PostRenderer, error) {
-	var patches []kustomize.Patch
-	for _, sel := range r.ZoneSpread {
-		patch, err := yaml.Marshal([]jsonPatchOp{{
-			Op: "add", Path: "/spec/template/spec/topologySpreadConstraints",
-			Value: []corev1.TopologySpreadConstraint{generators.ZoneSpread(r.ZoneLabel, sel, corev1.DoNotSchedule)},
-		}})
-		if err != nil {
-			return helmv2.PostRenderer{}, err
-		}
-		patches = append(patches, kustomize.Patch{Patch: string(patch), Target: &kustomize.Selector{
-			Group: "apps", Version: "v1", Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(sel).String(),
-		}})
-	}
-	return helmv2.PostRenderer{Kustomize: &helmv2.Kustomize{Patches: patches}}, nil
 }
 
 // repositoryName names the HelmRepository of a chart repository URL.
@@ -148,33 +125,6 @@ func repositoryName(url string) string {
 		return "apache-pulsar"
 	}
 	return "charts"
-}
-
-// jsonPatchOp is one RFC 6902 operation.
-type jsonPatchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value"`
-}
-
-// gracePeriodPostRenderer sets terminationGracePeriodSeconds on every
-// Milvus Deployment of the release: the chart has no key for it.
-func gracePeriodPostRenderer(release string, seconds int64) (helmv2.PostRenderer, error) {
-	patch, err := yaml.Marshal([]jsonPatchOp{{
-		Op: "add", Path: "/spec/template/spec/terminationGracePeriodSeconds", Value: seconds,
-	}})
-	if err != nil {
-		return helmv2.PostRenderer{}, err
-	}
-	return helmv2.PostRenderer{Kustomize: &helmv2.Kustomize{Patches: []kustomize.Patch{{
-		Patch: string(patch),
-		Target: &kustomize.Selector{
-			Group:         "apps",
-			Version:       "v1",
-			Kind:          "Deployment",
-			LabelSelector: "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + release,
-		},
-	}}}}, nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/internal/chartarchive"
@@ -52,7 +53,8 @@ type Release struct {
 	ID                              string
 	Name, Namespace, Chart, Version string
 	Values                          []byte
-	// Patches are Flux post-renderer kustomize patches (as YAML objects).
+	// Patches are kustomize patches of the chart output (Flux post-renderer
+	// patches, or the patches of an Argo CD source kustomization).
 	Patches []any
 	// After are the releases that must be Ready first.
 	After []string
@@ -242,6 +244,15 @@ func (d *Deployer) argoRelease(o *unstructured.Unstructured) (Release, error) {
 	sources, _, _ := unstructured.NestedSlice(o.Object, "spec", "sources")
 	for _, s := range sources {
 		m := s.(map[string]any)
+		if dir, _ := m["path"].(string); dir != "" {
+			// A release directory: a kustomization that inflates the chart
+			// and patches it, as Argo CD builds it with --enable-helm. Its
+			// patches become helm's post-renderer, like Flux's.
+			if err := d.kustomizeSource(&r, dir); err != nil {
+				return r, fmt.Errorf("source %s: %w", dir, err)
+			}
+			continue
+		}
 		chart, _ := m["chart"].(string)
 		if chart == "" {
 			continue
@@ -268,6 +279,42 @@ func (d *Deployer) argoRelease(o *unstructured.Unstructured) (Release, error) {
 		r.Name = o.GetName()
 	}
 	return r, nil
+}
+
+// kustomizeSource reads a release from the kustomization of an Argo CD
+// source path: its one helmCharts entry, the values file beside it, and
+// its patches.
+func (d *Deployer) kustomizeSource(r *Release, dir string) error {
+	b, err := os.ReadFile(filepath.Join(d.Tools.Repo, dir, "kustomization.yaml"))
+	if err != nil {
+		return err
+	}
+	var k types.Kustomization
+	if err := yaml.UnmarshalStrict(b, &k); err != nil {
+		return err
+	}
+	if len(k.HelmCharts) != 1 {
+		return fmt.Errorf("%d helmCharts, want 1", len(k.HelmCharts))
+	}
+	hc := k.HelmCharts[0]
+	r.Chart, r.Version, r.Name = hc.Name, hc.Version, hc.ReleaseName
+	values, err := os.ReadFile(filepath.Join(d.Tools.Repo, dir, hc.ValuesFile))
+	if err != nil {
+		return err
+	}
+	r.Values = append(r.Values, values...)
+	for _, p := range k.Patches {
+		var m map[string]any
+		pb, err := yaml.Marshal(p)
+		if err == nil {
+			err = yaml.Unmarshal(pb, &m)
+		}
+		if err != nil {
+			return err
+		}
+		r.Patches = append(r.Patches, m)
+	}
+	return nil
 }
 
 // order sorts the releases so that each comes after what it depends on

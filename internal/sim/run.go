@@ -58,6 +58,10 @@ type Report struct {
 	// zones whose live pod templates carry no zone spread constraint that
 	// selects their own pods.
 	Unspread []string
+	// Ungraced lists the Milvus Deployments whose live pod template lacks
+	// the spec's terminationGracePeriodSeconds (the chart has no key for
+	// it: a Flux post-renderer or an Argo CD kustomization patch sets it).
+	Ungraced []string
 }
 
 // NodesFor is the cluster the spec describes: topology.nodes nodes dealt
@@ -152,6 +156,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer obs.Close()
 	rep.Placement = placement(obs, workloads)
 	if rep.Unspread, err = unspread(ctx, c, o.Env, workloads); err != nil {
+		return rep, err
+	}
+	if rep.Ungraced, err = ungraced(ctx, c, o.Env); err != nil {
 		return rep, err
 	}
 	dr := &Drills{Cluster: c, Namespace: o.Env.Namespace, Workloads: workloads, Observer: obs, Nodes: rep.Nodes,
@@ -323,6 +330,31 @@ func unspread(ctx context.Context, c *simcluster.Cluster, env *model.Environment
 				out = append(out, w.Name)
 			}
 		}
+	}
+	return out, nil
+}
+
+// ungraced lists the live Milvus Deployments whose grace period is not the
+// spec's (when it sets one).
+func ungraced(ctx context.Context, c *simcluster.Cluster, env *model.Environment) ([]string, error) {
+	g := env.Availability.TerminationGracePeriodSeconds
+	if g == nil {
+		return nil, nil
+	}
+	deps, err := c.Client.AppsV1().Deployments(env.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range deps.Items {
+		if got := d.Spec.Template.Spec.TerminationGracePeriodSeconds; got == nil || *got != *g {
+			out = append(out, fmt.Sprintf("%s (%v)", d.Name, got))
+		}
+	}
+	if len(deps.Items) == 0 {
+		out = append(out, "no Milvus Deployment found")
 	}
 	return out, nil
 }

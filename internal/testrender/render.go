@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -99,5 +100,22 @@ func HelmTemplate(t testing.TB, r Rendered) []byte {
 	t.Helper()
 	chart := filepath.Join(testenv.Shared(t), "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
 	return Run(t, testenv.Tool(t, "helm"), "template", r.Env.Release, chart, "--namespace", r.Env.Namespace,
-		"--kube-version", "v1.37.2", "--values", WriteTemp(t, "values.yaml", r.Files["values.yaml"]))
+		"--kube-version", "v1.37.2", "--values", WriteTemp(t, "values.yaml", r.Values("values.yaml")))
+}
+
+// Values is a values file of the overlay by name: at the root, or in the
+// directory of a release that Argo CD renders through a kustomization.
+// Missing, it is nil.
+func (r Rendered) Values(name string) []byte {
+	return ValuesOf(r.Files, name)
+}
+
+// ValuesOf is Rendered.Values of a file set.
+func ValuesOf(files render.FileSet, name string) []byte {
+	for _, p := range files.Paths() {
+		if p == name || (strings.HasSuffix(p, "/"+name) && !strings.HasPrefix(p, "restore/")) {
+			return files[p]
+		}
+	}
+	return nil
 }

@@ -224,3 +224,30 @@ func TestEveryContainerRunsItsImage(t *testing.T) {
 		})
 	}
 }
+
+// TestAzureWorkloadIdentityReachesThePods: Azure's webhook injects the
+// token only into pods labelled azure.workload.identity/use: "true", so a
+// client-id annotation on the ServiceAccounts must bring that label onto
+// every Milvus pod (through the real chart) and every backup pod.
+func TestAzureWorkloadIdentityReachesThePods(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	shared := testenv.Shared(t)
+	depCharts := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
+	env, files := renderEdited(t, "staging.cue",
+		`serviceAccount: annotations: "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/milvus-staging"`,
+		`serviceAccount: annotations: "azure.workload.identity/client-id": "00000000-0000-0000-0000-000000000000"`, "staging")
+	labelled := 0
+	for key, pod := range everyPod(t, helm, shared, depCharts, rendered{Env: env, Files: files}) {
+		if strings.Contains(key, "verify") {
+			continue // the verifier talks to Milvus and the API server only
+		}
+		if pod.Labels["azure.workload.identity/use"] != "true" {
+			t.Errorf("%s: pod not labelled azure.workload.identity/use", key)
+			continue
+		}
+		labelled++
+	}
+	if labelled == 0 {
+		t.Fatal("no pod checked")
+	}
+}

@@ -303,6 +303,10 @@ func podLabels(env *model.Environment, component string) map[string]string {
 	l := generators.CommonLabels(env.Name, env.Release, env.Labels)
 	l["app.kubernetes.io/name"] = "milvus-backup"
 	l["app.kubernetes.io/component"] = component
+	// The backup's cloud identity reaches its pods (Azure needs a label).
+	for k, v := range generators.CloudIdentityPodLabels(env.Backup.ServiceAccount.Annotations) {
+		l[k] = v
+	}
 	return l
 }
 

@@ -38,7 +38,8 @@ func Generate(env *model.Environment) (*Values, error) {
 			PullPolicy:  env.Milvus.Image.PullPolicy,
 			PullSecrets: env.Images.PullSecretsWith(env.Milvus.Image.PullSecrets),
 		}},
-		Labels:                   nilIfEmpty(env.Labels),
+		// The chart puts these on every pod too.
+		Labels:                   generators.WithLabels(env.Labels, generators.CloudIdentityPodLabels(env.ServiceAccount.Annotations)),
 		SecurityContext:          podSecurityContext(env.Security),
 		ContainerSecurityContext: containerSecurityContext(env.Security),
 		Streaming:                Streaming{Enabled: env.Milvus.Line == "2.6"},

@@ -69,3 +69,24 @@ func ResourceRequirements(r model.Resources) corev1.ResourceRequirements {
 	}
 	return corev1.ResourceRequirements{Requests: list(r.Requests), Limits: list(r.Limits)}
 }
+
+// Tolerations converts the spec's tolerations.
+func Tolerations(p model.Placement) []corev1.Toleration {
+	var out []corev1.Toleration
+	for _, t := range p.Tolerations {
+		out = append(out, corev1.Toleration{
+			Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value,
+			Effect: corev1.TaintEffect(t.Effect), TolerationSeconds: t.TolerationSeconds,
+		})
+	}
+	return out
+}
+
+// Place sets a pod's node selector, tolerations and priority class.
+func Place(spec *corev1.PodSpec, p model.Placement) {
+	if len(p.NodeSelector) > 0 {
+		spec.NodeSelector = p.NodeSelector
+	}
+	spec.Tolerations = Tolerations(p)
+	spec.PriorityClassName = p.PriorityClassName
+}

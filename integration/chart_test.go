@@ -105,6 +105,7 @@ func checkChartObjects(t *testing.T, env *model.Environment, objs, overlay []*un
 		pod := d.Spec.Template
 		podLabels := labels.Set(pod.Labels)
 		checkAffinity(t, env, key, c, pod.Spec, podLabels)
+		checkPlacement(t, env, key, pod.Spec)
 		checkEnv(t, env, key, pod.Spec)
 		checkSecurity(t, env, key, pod, evaluator)
 		if c.Resources != nil {
@@ -367,4 +368,52 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// checkPlacement: the component's node selector and tolerations (its own
+// or the environment's) reach its pods, and its local disk is sized: the
+// ephemeral-storage request and limit, and Milvus' budget from the limit
+// (on a storage class, the patch and the budget are checked where the
+// chart output is patched: TestArgoCDKustomizationsInflateAndPatch).
+func checkPlacement(t *testing.T, env *model.Environment, key string, spec corev1.PodSpec) {
+	t.Helper()
+	want := env.PlacementOf(key)
+	if fmt.Sprint(spec.NodeSelector) != fmt.Sprint(nilIfEmptyMap(want.NodeSelector)) {
+		t.Errorf("%s: nodeSelector %v, want %v", key, spec.NodeSelector, want.NodeSelector)
+	}
+	if len(spec.Tolerations) != len(want.Tolerations) {
+		t.Errorf("%s: tolerations %v, want %v", key, spec.Tolerations, want.Tolerations)
+	}
+	for i, tol := range want.Tolerations {
+		if i < len(spec.Tolerations) && (spec.Tolerations[i].Key != tol.Key || string(spec.Tolerations[i].Effect) != tol.Effect || spec.Tolerations[i].Value != tol.Value) {
+			t.Errorf("%s: toleration %d is %+v, want %+v", key, i, spec.Tolerations[i], tol)
+		}
+	}
+	d := env.Components[key].LocalDisk
+	if d == nil || d.StorageClass != "" {
+		return
+	}
+	c := spec.Containers[0]
+	if got := c.Resources.Limits[corev1.ResourceEphemeralStorage]; got.Value() != d.Size {
+		t.Errorf("%s: ephemeral-storage limit %v, want %d", key, got, d.Size)
+	}
+	if got := c.Resources.Requests[corev1.ResourceEphemeralStorage]; got.Value() != d.Size {
+		t.Errorf("%s: ephemeral-storage request %v, want %d", key, got, d.Size)
+	}
+	budget := false
+	for _, e := range c.Env {
+		if e.Name == "LOCAL_STORAGE_SIZE" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.ephemeral-storage" {
+			budget = true
+		}
+	}
+	if !budget {
+		t.Errorf("%s: no LOCAL_STORAGE_SIZE from limits.ephemeral-storage", key)
+	}
+}
+
+func nilIfEmptyMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }

@@ -64,7 +64,7 @@ func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[stri
 		"--values", writeTemp(t, "values.yaml", r.Values("values.yaml")))
 	pods := podSpecs(t, "milvus chart", decodeAll(t, stream))
 	for _, dep := range []string{"etcd", "minio", "kafka", "pulsar"} {
-		values := r.Values("values-"+dep+".yaml")
+		values := r.Values("values-" + dep + ".yaml")
 		if values == nil {
 			continue
 		}
@@ -249,5 +249,43 @@ func TestAzureWorkloadIdentityReachesThePods(t *testing.T) {
 	}
 	if labelled == 0 {
 		t.Fatal("no pod checked")
+	}
+}
+
+// TestPlacementReachesEveryPod: the environment's tolerations and node
+// selector reach every pod of every dependency chart and of our Jobs, and
+// its priority class every pod whose chart has a key for it (the Milvus
+// and Pulsar charts have none: a patch sets it, checked by
+// TestArgoCDKustomizationsInflateAndPatch and the simulation).
+func TestPlacementReachesEveryPod(t *testing.T) {
+	helm := testenv.Tool(t, "helm")
+	shared := testenv.Shared(t)
+	depCharts := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
+	placed := 0
+	for name, r := range renderAll(t) {
+		want := r.Env.Placement
+		if len(want.Tolerations)+len(want.NodeSelector) == 0 && want.PriorityClassName == "" {
+			continue
+		}
+		placed++
+		t.Run(name, func(t *testing.T) {
+			for key, pod := range everyPod(t, helm, shared, depCharts, r) {
+				if strings.HasPrefix(key, "milvus chart") {
+					continue // per component: checkPlacement
+				}
+				if fmt.Sprint(pod.Spec.NodeSelector) != fmt.Sprint(nilIfEmptyMap(want.NodeSelector)) {
+					t.Errorf("%s: nodeSelector %v, want %v", key, pod.Spec.NodeSelector, want.NodeSelector)
+				}
+				if len(pod.Spec.Tolerations) != len(want.Tolerations) {
+					t.Errorf("%s: tolerations %v, want %v", key, pod.Spec.Tolerations, want.Tolerations)
+				}
+				if !strings.HasPrefix(key, "pulsar chart") && !strings.Contains(key, "chart: Job") && pod.Spec.PriorityClassName != want.PriorityClassName {
+					t.Errorf("%s: priorityClassName %q, want %q", key, pod.Spec.PriorityClassName, want.PriorityClassName)
+				}
+			}
+		})
+	}
+	if placed == 0 {
+		t.Fatal("no environment sets a placement: nothing tested")
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/internal/chartarchive"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
+	"github.com/milvus-gitops/milvusgen/model"
 )
 
 // TestFluxPostRendererSetsGracePeriod applies the HelmRelease's
@@ -167,6 +168,9 @@ func TestArgoCDKustomizationsInflateAndPatch(t *testing.T) {
 								t.Errorf("%s: terminationGracePeriodSeconds %v, want %d", d.Name, got, *g)
 							}
 						}
+						if hc.Name == "milvus" {
+							checkPatchedPlacement(t, r.Env, d)
+						}
 					case "StatefulSet":
 						var s appsv1.StatefulSet
 						convert(t, o, &s)
@@ -197,5 +201,51 @@ func TestArgoCDKustomizationsInflateAndPatch(t *testing.T) {
 	}
 	if tested < 3 {
 		t.Fatalf("%d release kustomizations tested: want tenant-eu's Milvus and prod's MinIO and Pulsar under Argo CD", tested)
+	}
+}
+
+// checkPatchedPlacement: what the chart has no key for and a patch sets on
+// a Milvus Deployment: the priority class, and the query node's local disk
+// as a claim of its storage class, with Milvus' budget.
+func checkPatchedPlacement(t *testing.T, env *model.Environment, d appsv1.Deployment) {
+	t.Helper()
+	var key string
+	for _, k := range env.ComponentNames() {
+		if model.ComponentLabel(k) == d.Spec.Template.Labels["component"] {
+			key = k
+		}
+	}
+	spec := d.Spec.Template.Spec
+	if want := env.PlacementOf(key).PriorityClassName; spec.PriorityClassName != want {
+		t.Errorf("%s: priorityClassName %q, want %q", d.Name, spec.PriorityClassName, want)
+	}
+	l := env.Components[key].LocalDisk
+	if l == nil || l.StorageClass == "" {
+		return
+	}
+	found := false
+	for _, v := range spec.Volumes {
+		if v.Name != "disk" {
+			continue
+		}
+		found = true
+		if v.EmptyDir != nil || v.Ephemeral == nil || v.Ephemeral.VolumeClaimTemplate == nil {
+			t.Errorf("%s: volume disk is %+v, want only a generic ephemeral volume", d.Name, v.VolumeSource)
+			continue
+		}
+		c := v.Ephemeral.VolumeClaimTemplate.Spec
+		if c.StorageClassName == nil || *c.StorageClassName != l.StorageClass || c.Resources.Requests.Storage().Value() != l.Size {
+			t.Errorf("%s: disk claim %v %v, want %s %d", d.Name, c.StorageClassName, c.Resources.Requests.Storage(), l.StorageClass, l.Size)
+		}
+	}
+	if !found {
+		t.Errorf("%s: no disk volume", d.Name)
+	}
+	budget := false
+	for _, e := range spec.Containers[0].Env {
+		budget = budget || e.Name == "LOCAL_STORAGE_SIZE" && e.Value == fmt.Sprint(l.Size>>30)
+	}
+	if !budget {
+		t.Errorf("%s: no LOCAL_STORAGE_SIZE=%d", d.Name, l.Size>>30)
 	}
 }

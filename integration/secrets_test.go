@@ -37,7 +37,7 @@ func TestSecretKeysCoverTheWholeSystem(t *testing.T) {
 			objs = append(objs, decodeAll(t, run(t, helm, "template", env.Release, milvusChart, "--namespace", env.Namespace,
 				"--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Values("values.yaml"))))...)
 			for _, dep := range []string{"etcd", "minio", "pulsar", "kafka"} {
-				values := r.Values("values-"+dep+".yaml")
+				values := r.Values("values-" + dep + ".yaml")
 				if values == nil {
 					continue
 				}

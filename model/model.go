@@ -16,6 +16,7 @@ type Environment struct {
 	Images         Images               `json:"images"`
 	Components     map[string]Component `json:"components"`
 	Topology       Topology             `json:"topology"`
+	Placement      Placement            `json:"placement"`
 	Availability   Availability         `json:"availability"`
 	Dependencies   Dependencies         `json:"dependencies"`
 	Service        Service              `json:"service"`
@@ -74,6 +75,50 @@ type Component struct {
 	Annotations   map[string]string `json:"annotations"`
 	AntiAffinity  string            `json:"antiAffinity"`
 	ActiveStandby bool              `json:"activeStandby"`
+	Placement     *Placement        `json:"placement,omitempty"`
+	LocalDisk     *LocalDisk        `json:"localDisk,omitempty"`
+}
+
+// Placement chooses where pods may run.
+type Placement struct {
+	NodeSelector      map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations       []Toleration      `json:"tolerations,omitempty"`
+	PriorityClassName string            `json:"priorityClassName,omitempty"`
+}
+
+// Toleration is a Kubernetes toleration.
+type Toleration struct {
+	Key               string `json:"key,omitempty"`
+	Operator          string `json:"operator"`
+	Value             string `json:"value,omitempty"`
+	Effect            string `json:"effect,omitempty"`
+	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
+}
+
+// LocalDisk is the query node's local storage.
+type LocalDisk struct {
+	Size         int64  `json:"size"`
+	StorageClass string `json:"storageClass,omitempty"`
+}
+
+// PlacementOf is a component's placement: each field the component sets,
+// the environment's otherwise.
+func (e *Environment) PlacementOf(key string) Placement {
+	p := e.Placement
+	c, ok := e.Components[key]
+	if !ok || c.Placement == nil {
+		return p
+	}
+	if len(c.Placement.NodeSelector) > 0 {
+		p.NodeSelector = c.Placement.NodeSelector
+	}
+	if len(c.Placement.Tolerations) > 0 {
+		p.Tolerations = c.Placement.Tolerations
+	}
+	if c.Placement.PriorityClassName != "" {
+		p.PriorityClassName = c.Placement.PriorityClassName
+	}
+	return p
 }
 
 // Resources are requests and limits: CPU in cores, memory in bytes.

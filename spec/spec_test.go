@@ -149,6 +149,18 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  `Milvus 2.6.15 cannot run under this security context: Milvus 2.5/2.6 (milvusdb/milvus): UID 1000 in groups [1000] cannot execute it (owned by 0:0, not executable by others): run in group 0`,
 		},
 		{
+			name:     "only query nodes have a local disk",
+			edit:     replace("proxy: replicas:          1", `proxy: {replicas: 1, localDisk: size: 10Gi} // HERE`),
+			wantPath: "environments.t.components.proxy.localDisk",
+			wantMsg:  "only the query node has a local disk",
+		},
+		{
+			name:     "a toleration with tolerationSeconds is NoExecute",
+			edit:     extra(`placement: tolerations: [{key: "k", effect: "NoSchedule", tolerationSeconds: 30}] // HERE`),
+			wantPath: "environments.t.placement.tolerations.0.tolerationSeconds",
+			wantMsg:  `tolerationSeconds needs effect "NoExecute"`,
+		},
+		{
 			name:     "zone tolerance needs zones",
 			edit:     extra(`topology: tolerate: "zone" // HERE`),
 			wantPath: "environments.t.topology.tolerate",

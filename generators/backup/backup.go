@@ -143,7 +143,7 @@ func podSpec(env *model.Environment, script string) (*corev1.PodSpec, error) {
 	if len(b.Collections) > 0 {
 		env2 = append(env2, corev1.EnvVar{Name: "BACKUP_FILTER", Value: strings.Join(b.Collections, ",")})
 	}
-	return &corev1.PodSpec{
+	spec := &corev1.PodSpec{
 		ServiceAccountName: env.Release + "-backup",
 		// milvus-backup talks to Milvus and object storage, not to the
 		// Kubernetes API.
@@ -182,7 +182,9 @@ func podSpec(env *model.Environment, script string) (*corev1.PodSpec, error) {
 			}}},
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},
-	}, nil
+	}
+	generators.Place(spec, env.Placement)
+	return spec, nil
 }
 
 // credentialEnv: milvus-backup reads every credential from the

@@ -28,6 +28,10 @@ type Release struct {
 	ZoneSpread []map[string]string
 	// ZoneLabel is the topology key of that spreading.
 	ZoneLabel string
+	// PriorityClassName goes on every StatefulSet the release's Selector
+	// matches, for a chart without a key for it.
+	PriorityClassName string
+	Selector          map[string]string
 }
 
 // Result is what a delivery generator adds to the overlay: objects, and for

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
@@ -41,6 +42,51 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 		out = append(out, Patch{Patch: string(p), Kind: "Deployment",
 			LabelSelector: "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release})
 	}
+	if r.Name == env.Release {
+		// The chart has no priority class key: one patch for every
+		// Deployment when the components share their class, else one per
+		// component.
+		classes := map[string]bool{}
+		for _, key := range env.ComponentNames() {
+			classes[env.PlacementOf(key).PriorityClassName] = true
+		}
+		for _, key := range env.ComponentNames() {
+			sel := labels.SelectorFromSet(env.PodLabels(key)).String()
+			pc := env.PlacementOf(key).PriorityClassName
+			if len(classes) == 1 && pc != "" {
+				if key != env.ComponentNames()[0] {
+					continue
+				}
+				sel = "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release
+			}
+			if pc != "" {
+				p, err := yaml.Marshal([]jsonPatchOp{{Op: "add", Path: "/spec/template/spec/priorityClassName", Value: pc}})
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, Patch{Patch: string(p), Kind: "Deployment", LabelSelector: sel})
+			}
+		}
+		for _, key := range env.ComponentNames() {
+			sel := labels.SelectorFromSet(env.PodLabels(key)).String()
+			if d := env.Components[key].LocalDisk; d != nil && d.StorageClass != "" {
+				p, err := diskClaimPatch(d)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, Patch{Patch: p, Kind: "Deployment", LabelSelector: sel})
+			}
+		}
+	}
+	if pc := r.PriorityClassName; pc != "" {
+		// A dependency chart without a key for it: every StatefulSet of
+		// the release.
+		p, err := yaml.Marshal([]jsonPatchOp{{Op: "add", Path: "/spec/template/spec/priorityClassName", Value: pc}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Patch{Patch: string(p), Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(r.Selector).String()})
+	}
 	for _, sel := range r.ZoneSpread {
 		p, err := yaml.Marshal([]jsonPatchOp{{
 			Op: "add", Path: "/spec/template/spec/topologySpreadConstraints",
@@ -52,4 +98,34 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 		out = append(out, Patch{Patch: string(p), Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(sel).String()})
 	}
 	return out, nil
+}
+
+// diskClaimPatch turns the chart's query node "disk" emptyDir
+// (/var/lib/milvus/data) into a generic ephemeral volume of the storage
+// class: a claim made with the pod and deleted with it. A strategic merge
+// patch, since the volume is found by name (kustomize and Flux's
+// post-renderer take both kinds; the target selects, the name is unused).
+func diskClaimPatch(d *model.LocalDisk) (string, error) {
+	class := d.StorageClass
+	patch := map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "querynode"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"volumes": []any{map[string]any{
+				"name":     "disk",
+				"emptyDir": nil,
+				"ephemeral": corev1.EphemeralVolumeSource{VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{
+					Spec: corev1.PersistentVolumeClaimSpec{
+						AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+						StorageClassName: &class,
+						Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceStorage: *resource.NewQuantity(d.Size, resource.BinarySI),
+						}},
+					},
+				}},
+			}},
+		}}},
+	}
+	b, err := yaml.Marshal(patch)
+	return string(b), err
 }

@@ -49,6 +49,10 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 		case "pulsar":
 			err = add("pulsar", m.Chart, pulsarValues(env, m))
 			if err == nil {
+				// The Pulsar chart has no key for a priority class: a patch
+				// of its StatefulSets.
+				releases[len(releases)-1].PriorityClassName = env.Placement.PriorityClassName
+				releases[len(releases)-1].Selector = env.DependencyPodLabels("pulsar", "")
 				// Nor has the Pulsar chart.
 				r := &releases[len(releases)-1]
 				for _, c := range []string{"zookeeper", "bookie", "broker", "proxy"} {
@@ -77,8 +81,24 @@ func spreadByPostRender(env *model.Environment, r *delivery.Release, set map[str
 	r.ZoneSpread = append(r.ZoneSpread, set)
 }
 
+// PodPlacement is the nodeSelector, tolerations and priorityClassName
+// keys the bitnami and MinIO charts have at the top of their values (and
+// Pulsar per role, without the priority class).
+type PodPlacement struct {
+	NodeSelector      map[string]string   `json:"nodeSelector,omitempty"`
+	Tolerations       []corev1.Toleration `json:"tolerations,omitempty"`
+	PriorityClassName string              `json:"priorityClassName,omitempty"`
+}
+
+// placement is the environment's placement, for a chart's pods.
+func placement(env *model.Environment) PodPlacement {
+	p := env.Placement
+	return PodPlacement{NodeSelector: p.NodeSelector, Tolerations: generators.Tolerations(p), PriorityClassName: p.PriorityClassName}
+}
+
 // EtcdValues are the keys of bitnami etcd 8.12.0 we set.
 type EtcdValues struct {
+	PodPlacement          `json:",inline"`
 	Image                 BitnamiImage                 `json:"image"`
 	ReplicaCount          int32                        `json:"replicaCount"`
 	Auth                  EtcdAuth                     `json:"auth"`
@@ -169,6 +189,7 @@ type Persistence struct {
 func etcdValues(env *model.Environment, m *model.ManagedEtcd) EtcdValues {
 	pod, container := bitnamiSecurityContexts()
 	v := EtcdValues{
+		PodPlacement: placement(env),
 		Image:        bitnamiImage(env, m.Image),
 		ReplicaCount: m.Replicas,
 		Auth: EtcdAuth{
@@ -202,7 +223,8 @@ func zoneSpread(env *model.Environment, pods map[string]string) []corev1.Topolog
 
 // MinioValues are the keys of the MinIO chart 8.0.17 we set.
 type MinioValues struct {
-	Image Image `json:"image"`
+	PodPlacement `json:",inline"`
+	Image        Image `json:"image"`
 	// MCImage runs the bucket Job (the chart's default is a 2021 mc).
 	MCImage             Image                         `json:"mcImage"`
 	ImagePullSecrets    []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
@@ -244,6 +266,7 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 		mode = "standalone"
 	}
 	v := MinioValues{
+		PodPlacement:     placement(env),
 		Image:            image(env, m.Image),
 		MCImage:          image(env, m.MCImage),
 		ImagePullSecrets: generators.PullSecrets(env),

@@ -11,6 +11,7 @@ import (
 
 // KafkaValues are the keys of bitnami Kafka chart 15.5.1 we set.
 type KafkaValues struct {
+	PodPlacement `json:",inline"`
 	// TopologySpreadConstraints spread the brokers over the zones.
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 	Image                     BitnamiImage                      `json:"image"`
@@ -43,6 +44,7 @@ type KafkaValues struct {
 
 // KafkaZookeeper is the chart's bundled ZooKeeper ensemble.
 type KafkaZookeeper struct {
+	PodPlacement `json:",inline"`
 	// TopologySpreadConstraints spread the ensemble over the zones.
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
 	Image                     BitnamiImage                      `json:"image"`
@@ -62,6 +64,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 	}
 	pod, container := bitnamiSecurityContexts()
 	v := KafkaValues{
+		PodPlacement:                         placement(env),
 		Image:                                bitnamiImage(env, m.Image),
 		ReplicaCount:                         m.Broker.Replicas,
 		AutoCreateTopicsEnable:               true,
@@ -90,6 +93,7 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 		PodSecurityContext:            pod,
 		ContainerSecurityContext:      container,
 		Zookeeper: KafkaZookeeper{
+			PodPlacement:             placement(env),
 			Image:                    bitnamiImage(env, m.ZookeeperImage),
 			Enabled:                  true,
 			ReplicaCount:             m.Zookeeper.Replicas,

@@ -3,6 +3,9 @@ package dependencies
 import (
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
@@ -27,6 +30,8 @@ type PulsarValues struct {
 	Bookkeeper PulsarBookkeeper `json:"bookkeeper"`
 	Broker     PulsarBroker     `json:"broker"`
 	Proxy      PulsarProxy      `json:"proxy"`
+	// Autorecovery is set only for its placement.
+	Autorecovery *PulsarPlacement `json:"autorecovery,omitempty"`
 }
 
 // PulsarImages: every component runs the same image.
@@ -97,9 +102,10 @@ type PulsarPDB struct {
 
 // PulsarZookeeper is the ZooKeeper ensemble.
 type PulsarZookeeper struct {
-	ReplicaCount int32          `json:"replicaCount"`
-	Affinity     PulsarAffinity `json:"affinity"`
-	Volumes      struct {
+	PulsarPlacement `json:",inline"`
+	ReplicaCount    int32          `json:"replicaCount"`
+	Affinity        PulsarAffinity `json:"affinity"`
+	Volumes         struct {
 		Data PulsarVolume `json:"data"`
 	} `json:"volumes"`
 	PDB PulsarPDB `json:"pdb"`
@@ -107,20 +113,29 @@ type PulsarZookeeper struct {
 
 // PulsarBookkeeper are the bookies.
 type PulsarBookkeeper struct {
-	ReplicaCount int32          `json:"replicaCount"`
-	Affinity     PulsarAffinity `json:"affinity"`
-	Volumes      struct {
+	PulsarPlacement `json:",inline"`
+	ReplicaCount    int32          `json:"replicaCount"`
+	Affinity        PulsarAffinity `json:"affinity"`
+	Volumes         struct {
 		Journal PulsarVolume `json:"journal"`
 		Ledgers PulsarVolume `json:"ledgers"`
 	} `json:"volumes"`
 	PDB PulsarPDB `json:"pdb"`
 }
 
+// PulsarPlacement is a role's nodeSelector and tolerations (the chart has
+// no priority class key: generators/delivery patches it).
+type PulsarPlacement struct {
+	NodeSelector map[string]string   `json:"nodeSelector,omitempty"`
+	Tolerations  []corev1.Toleration `json:"tolerations,omitempty"`
+}
+
 // PulsarStateless is brokers and proxies.
 type PulsarStateless struct {
-	ReplicaCount int32          `json:"replicaCount"`
-	Affinity     PulsarAffinity `json:"affinity"`
-	PDB          PulsarPDB      `json:"pdb"`
+	PulsarPlacement `json:",inline"`
+	ReplicaCount    int32          `json:"replicaCount"`
+	Affinity        PulsarAffinity `json:"affinity"`
+	PDB             PulsarPDB      `json:"pdb"`
 }
 
 func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
@@ -163,6 +178,12 @@ func pulsarValues(env *model.Environment, m *model.ManagedQueue) PulsarValues {
 	img := image(env, m.Image)
 	v.Images = PulsarImages{ImagePullSecrets: env.Images.PullSecrets, Zookeeper: img, Bookie: img, Autorecovery: img, Broker: img, Proxy: img}
 	v.PulsarMetadata.Image = img
+	place := PulsarPlacement{NodeSelector: env.Placement.NodeSelector, Tolerations: generators.Tolerations(env.Placement)}
+	v.Zookeeper.PulsarPlacement, v.Bookkeeper.PulsarPlacement = place, place
+	v.Broker.PulsarPlacement, v.Proxy.PulsarPlacement = place, place
+	if len(place.NodeSelector)+len(place.Tolerations) > 0 {
+		v.Autorecovery = &place
+	}
 	v.Zookeeper.Affinity = spread
 	v.Bookkeeper.Affinity = spread
 	v.Zookeeper.ReplicaCount = m.Zookeeper.Replicas

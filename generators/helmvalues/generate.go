@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
@@ -162,7 +163,43 @@ func component(env *model.Environment, c model.ComponentInfo, extraEnv []corev1.
 		r := generators.ResourceRequirements(*spec.Resources)
 		out.Resources = &r
 	}
+	// The chart has per-component keys for these; the priority class it
+	// has none for is a patch (generators/delivery).
+	place := env.PlacementOf(c.Key)
+	out.NodeSelector = nilIfEmpty(place.NodeSelector)
+	out.Tolerations = generators.Tolerations(place)
+	if d := spec.LocalDisk; d != nil {
+		localDisk(out, d)
+	}
 	return out, nil
+}
+
+// localDisk sizes the query node's local storage. On the chart's emptyDir
+// the size is the pod's ephemeral-storage request and limit, so that the
+// scheduler places it on a node with the room and Milvus learns its budget
+// from the limit (queryNode.disk.size.enabled sets LOCAL_STORAGE_SIZE from
+// limits.ephemeral-storage, in GiB: templates/querynode-deployment.yaml).
+// With a storage class the volume is replaced by a claim
+// (generators/delivery), and the budget is given directly.
+func localDisk(out *Component, d *model.LocalDisk) {
+	out.Disk = &Disk{Enabled: true}
+	if d.StorageClass != "" {
+		out.ExtraEnv = append(append([]corev1.EnvVar(nil), out.ExtraEnv...), corev1.EnvVar{Name: "LOCAL_STORAGE_SIZE", Value: strconv.FormatInt(d.Size>>30, 10)})
+		return
+	}
+	out.Disk.Size.Enabled = true
+	if out.Resources == nil {
+		out.Resources = &corev1.ResourceRequirements{}
+	}
+	q := *resource.NewQuantity(d.Size, resource.BinarySI)
+	if out.Resources.Requests == nil {
+		out.Resources.Requests = corev1.ResourceList{}
+	}
+	if out.Resources.Limits == nil {
+		out.Resources.Limits = corev1.ResourceList{}
+	}
+	out.Resources.Requests[corev1.ResourceEphemeralStorage] = q
+	out.Resources.Limits[corev1.ResourceEphemeralStorage] = q
 }
 
 // replaceOneByOne is the rollout of a component whose pods need a node each:

@@ -131,6 +131,18 @@ type Component struct {
 	Annotations               map[string]string                 `json:"annotations,omitempty"`
 	ActiveStandby             *Toggle                           `json:"activeStandby,omitempty"`
 	Strategy                  *appsv1.DeploymentStrategy        `json:"strategy,omitempty"`
+	NodeSelector              map[string]string                 `json:"nodeSelector,omitempty"`
+	Tolerations               []corev1.Toleration               `json:"tolerations,omitempty"`
+	// Disk is the query node's local storage volume.
+	Disk *Disk `json:"disk,omitempty"`
+}
+
+// Disk is queryNode.disk: the /var/lib/milvus/data emptyDir, and whether
+// Milvus takes its size from the pod's ephemeral-storage limit
+// (LOCAL_STORAGE_SIZE).
+type Disk struct {
+	Enabled bool   `json:"enabled"`
+	Size    Toggle `json:"size"`
 }
 
 // ExternalS3 is the object storage. accessKey and secretKey stay empty: the

@@ -159,6 +159,7 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 			},
 		},
 	}
+	generators.Place(&spec.Template.Spec, env.Placement)
 	job := &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{Name: Name(env), Namespace: env.Namespace, Labels: labels},

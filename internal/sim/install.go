@@ -21,6 +21,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -131,6 +132,9 @@ func (d *Deployer) Install(ctx context.Context) error {
 	if _, err := d.kubectl(d.Stream, "apply", "--server-side", "--force-conflicts", "-f", "-"); err != nil {
 		return fmt.Errorf("apply overlay: %w", err)
 	}
+	if err := d.priorityClasses(ctx); err != nil {
+		return err
+	}
 	if err := d.secrets(ctx); err != nil {
 		return err
 	}
@@ -172,6 +176,28 @@ func (d *Deployer) secrets(ctx context.Context) error {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: d.Env.Namespace}, Data: data}
 		if _, err := d.Cluster.Client.CoreV1().Secrets(d.Env.Namespace).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("secret %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// priorityClasses creates the PriorityClasses the spec's placement names:
+// like the Secrets, they are the cluster's, not the overlay's, and the
+// Priority admission plugin refuses a pod whose class does not exist.
+func (d *Deployer) priorityClasses(ctx context.Context) error {
+	names := map[string]bool{}
+	if pc := d.Env.Placement.PriorityClassName; pc != "" {
+		names[pc] = true
+	}
+	for _, key := range d.Env.ComponentNames() {
+		if pc := d.Env.PlacementOf(key).PriorityClassName; pc != "" {
+			names[pc] = true
+		}
+	}
+	for n := range names {
+		pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: n}, Value: 1000000}
+		if _, err := d.Cluster.Client.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("priority class %s: %w", n, err)
 		}
 	}
 	return nil

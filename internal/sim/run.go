@@ -27,6 +27,9 @@ import (
 const (
 	DefaultNodeCPU    = "64"
 	DefaultNodeMemory = "512Gi"
+	// NodeEphemeralStorage is each fake node's local disk (the spec does
+	// not size it): room for the query nodes' local disks.
+	NodeEphemeralStorage = "2Ti"
 )
 
 // Options say what to simulate.
@@ -76,7 +79,7 @@ func NodesFor(env *model.Environment) []simcluster.Node {
 	}
 	var out []simcluster.Node
 	for i := 0; i < l.Nodes; i++ {
-		n := simcluster.Node{Name: fmt.Sprintf("node-%02d", i), Zone: l.ZoneOf(i), CPU: cpu, Memory: mem, Pods: "110"}
+		n := simcluster.Node{Name: fmt.Sprintf("node-%02d", i), Zone: l.ZoneOf(i), CPU: cpu, Memory: mem, Pods: "110", EphemeralStorage: NodeEphemeralStorage}
 		labels := map[string]string{}
 		if h := env.Topology.HostnameLabel; h != "" && h != "kubernetes.io/hostname" {
 			labels[h] = n.Name
@@ -112,6 +115,11 @@ func storageClasses(env *model.Environment) []string {
 	}
 	if d.MessageQueue.Managed != nil {
 		add(d.MessageQueue.Managed.StorageClass)
+	}
+	for _, key := range env.ComponentNames() {
+		if l := env.Components[key].LocalDisk; l != nil {
+			add(l.StorageClass)
+		}
 	}
 	return names
 }

@@ -246,6 +246,8 @@ type Node struct {
 	CPU    string // cores, e.g. "16"
 	Memory string // e.g. "64Gi"
 	Pods   string
+	// EphemeralStorage is the node's local disk for emptyDirs.
+	EphemeralStorage string
 }
 
 // AddNodes creates fake Nodes and waits (a minute at most) until kwok
@@ -267,7 +269,7 @@ func (c *Cluster) AddNodes(ctx context.Context, nodes []Node) error {
 			labels[k] = v
 		}
 		alloc := corev1.ResourceList{}
-		for name, q := range map[corev1.ResourceName]string{corev1.ResourceCPU: n.CPU, corev1.ResourceMemory: n.Memory, corev1.ResourcePods: n.Pods} {
+		for name, q := range map[corev1.ResourceName]string{corev1.ResourceCPU: n.CPU, corev1.ResourceMemory: n.Memory, corev1.ResourcePods: n.Pods, corev1.ResourceEphemeralStorage: n.EphemeralStorage} {
 			if q == "" {
 				continue
 			}

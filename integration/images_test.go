@@ -11,6 +11,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/profiles"
@@ -54,22 +60,24 @@ func podSpecs(t *testing.T, source string, objs []*unstructured.Unstructured) ma
 }
 
 // everyPod renders everything an environment runs: the Milvus chart and
-// each managed dependency's chart through the real helm CLI, and the
-// overlay's own objects (the restore Job included).
+// each managed dependency's chart through the real helm CLI, with the
+// patches its HelmRelease post-renders or its Argo CD kustomization
+// applies (through kustomize), and the overlay's own objects (the restore
+// Job included).
 func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[string]corev1.PodTemplateSpec {
 	t.Helper()
 	env := r.Env
 	chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
 	stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--kube-version", "v1.37.2",
 		"--values", writeTemp(t, "values.yaml", r.Values("values.yaml")))
-	pods := podSpecs(t, "milvus chart", decodeAll(t, stream))
+	pods := podSpecs(t, "milvus chart", decodeAll(t, patched(t, r, env.Release, stream)))
 	for _, dep := range []string{"etcd", "minio", "kafka", "pulsar"} {
 		values := r.Values("values-" + dep + ".yaml")
 		if values == nil {
 			continue
 		}
 		c := templateDependency(t, helm, depCharts, dep, env, values, "")
-		for k, v := range podSpecs(t, dep+" chart", c.all) {
+		for k, v := range podSpecs(t, dep+" chart", decodeAll(t, patched(t, r, env.Release+"-"+dep, c.raw))) {
 			pods[k] = v
 		}
 	}
@@ -80,6 +88,53 @@ func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[stri
 		t.Fatal("no pods rendered")
 	}
 	return pods
+}
+
+// patched applies a release's patches to its chart output: the Flux
+// HelmRelease's post-renderers, or the patches of its Argo CD release
+// kustomization.
+func patched(t *testing.T, r rendered, release string, stream []byte) []byte {
+	t.Helper()
+	var patches []types.Patch
+	if b, ok := r.Files["helmrelease-"+release+".yaml"]; ok {
+		var hr helmv2.HelmRelease
+		if err := yaml.UnmarshalStrict(b, &hr); err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range hr.Spec.PostRenderers {
+			for _, p := range pr.Kustomize.Patches {
+				patches = append(patches, types.Patch{Patch: p.Patch, Target: &types.Selector{
+					ResId: resIDSelector(p.Target.Group, p.Target.Version, p.Target.Kind), LabelSelector: p.Target.LabelSelector,
+				}})
+			}
+		}
+	}
+	if b, ok := r.Files[release+"/kustomization.yaml"]; ok {
+		var k types.Kustomization
+		if err := yaml.UnmarshalStrict(b, &k); err != nil {
+			t.Fatal(err)
+		}
+		patches = append(patches, k.Patches...)
+	}
+	if len(patches) == 0 {
+		return stream
+	}
+	kb, err := yaml.Marshal(types.Kustomization{Resources: []string{"chart.yaml"}, Patches: patches})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := filesys.MakeFsInMemory()
+	_ = fs.WriteFile("/r/chart.yaml", stream)
+	_ = fs.WriteFile("/r/kustomization.yaml", kb)
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := res.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestImagesComeFromTheMirror: with images.registry set, every container
@@ -252,11 +307,11 @@ func TestAzureWorkloadIdentityReachesThePods(t *testing.T) {
 	}
 }
 
-// TestPlacementReachesEveryPod: the environment's tolerations and node
-// selector reach every pod of every dependency chart and of our Jobs, and
-// its priority class every pod whose chart has a key for it (the Milvus
-// and Pulsar charts have none: a patch sets it, checked by
-// TestArgoCDKustomizationsInflateAndPatch and the simulation).
+// TestPlacementReachesEveryPod: the environment's tolerations, node
+// selector and priority class reach every pod of every dependency chart
+// (through its keys or the release's patches) and of our Jobs, and each
+// Milvus component's priority class its pods (a patch: the chart has no
+// key).
 func TestPlacementReachesEveryPod(t *testing.T) {
 	helm := testenv.Tool(t, "helm")
 	shared := testenv.Shared(t)
@@ -271,7 +326,10 @@ func TestPlacementReachesEveryPod(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for key, pod := range everyPod(t, helm, shared, depCharts, r) {
 				if strings.HasPrefix(key, "milvus chart") {
-					continue // per component: checkPlacement
+					if want := r.Env.PlacementOf(componentOf(r.Env, pod)).PriorityClassName; pod.Spec.PriorityClassName != want {
+						t.Errorf("%s: priorityClassName %q, want %q", key, pod.Spec.PriorityClassName, want)
+					}
+					continue // nodeSelector and tolerations per component: checkPlacement
 				}
 				if fmt.Sprint(pod.Spec.NodeSelector) != fmt.Sprint(nilIfEmptyMap(want.NodeSelector)) {
 					t.Errorf("%s: nodeSelector %v, want %v", key, pod.Spec.NodeSelector, want.NodeSelector)
@@ -279,7 +337,7 @@ func TestPlacementReachesEveryPod(t *testing.T) {
 				if len(pod.Spec.Tolerations) != len(want.Tolerations) {
 					t.Errorf("%s: tolerations %v, want %v", key, pod.Spec.Tolerations, want.Tolerations)
 				}
-				if !strings.HasPrefix(key, "pulsar chart") && !strings.Contains(key, "chart: Job") && pod.Spec.PriorityClassName != want.PriorityClassName {
+				if !strings.Contains(key, "chart: Job") && pod.Spec.PriorityClassName != want.PriorityClassName {
 					t.Errorf("%s: priorityClassName %q, want %q", key, pod.Spec.PriorityClassName, want.PriorityClassName)
 				}
 			}
@@ -288,4 +346,14 @@ func TestPlacementReachesEveryPod(t *testing.T) {
 	if placed == 0 {
 		t.Fatal("no environment sets a placement: nothing tested")
 	}
+}
+
+// componentOf is the spec key of a Milvus pod's component.
+func componentOf(env *model.Environment, pod corev1.PodTemplateSpec) string {
+	for _, k := range env.ComponentNames() {
+		if model.ComponentLabel(k) == pod.Labels["component"] {
+			return k
+		}
+	}
+	return ""
 }

@@ -7,31 +7,32 @@ package model
 
 // Environment is one validated environment spec.
 type Environment struct {
-	Name           string               `json:"name"`
-	Namespace      string               `json:"namespace"`
-	Release        string               `json:"release"`
-	Labels         map[string]string    `json:"labels"`
-	Production     bool                 `json:"production"`
-	Milvus         Milvus               `json:"milvus"`
-	Images         Images               `json:"images"`
-	Components     map[string]Component `json:"components"`
-	Topology       Topology             `json:"topology"`
-	Placement      Placement            `json:"placement"`
-	Availability   Availability         `json:"availability"`
-	Dependencies   Dependencies         `json:"dependencies"`
-	Service        Service              `json:"service"`
-	Log            Log                  `json:"log"`
-	Metrics        Metrics              `json:"metrics"`
-	Probes         Probes               `json:"probes"`
-	Security       Security             `json:"security"`
-	ServiceAccount ServiceAccount       `json:"serviceAccount"`
-	Secrets        Secrets              `json:"secrets"`
-	Delivery       Delivery             `json:"delivery"`
-	Config         Config               `json:"config"`
-	SLO            SLO                  `json:"slo"`
-	Backup         Backup               `json:"backup"`
-	Monitoring     Monitoring           `json:"monitoring"`
-	Verification   Verification         `json:"verification"`
+	Name            string               `json:"name"`
+	Namespace       string               `json:"namespace"`
+	Release         string               `json:"release"`
+	Labels          map[string]string    `json:"labels"`
+	Production      bool                 `json:"production"`
+	Milvus          Milvus               `json:"milvus"`
+	Images          Images               `json:"images"`
+	Components      map[string]Component `json:"components"`
+	Topology        Topology             `json:"topology"`
+	Placement       Placement            `json:"placement"`
+	Availability    Availability         `json:"availability"`
+	Dependencies    Dependencies         `json:"dependencies"`
+	Service         Service              `json:"service"`
+	NetworkPolicies NetworkPolicies      `json:"networkPolicies"`
+	Log             Log                  `json:"log"`
+	Metrics         Metrics              `json:"metrics"`
+	Probes          Probes               `json:"probes"`
+	Security        Security             `json:"security"`
+	ServiceAccount  ServiceAccount       `json:"serviceAccount"`
+	Secrets         Secrets              `json:"secrets"`
+	Delivery        Delivery             `json:"delivery"`
+	Config          Config               `json:"config"`
+	SLO             SLO                  `json:"slo"`
+	Backup          Backup               `json:"backup"`
+	Monitoring      Monitoring           `json:"monitoring"`
+	Verification    Verification         `json:"verification"`
 	// MilvusConfig holds the milvus.yaml keys the schema derives from the
 	// spec (typed config fields, dependencies); Config.Extra adds the rest.
 	MilvusConfig map[string]any `json:"milvusConfig"`
@@ -287,6 +288,12 @@ type Probe struct {
 	TimeoutSeconds      int32 `json:"timeoutSeconds"`
 	SuccessThreshold    int32 `json:"successThreshold"`
 	FailureThreshold    int32 `json:"failureThreshold"`
+}
+
+// NetworkPolicies switch the namespace's ingress isolation.
+type NetworkPolicies struct {
+	Enabled     bool     `json:"enabled"`
+	MetricsFrom []string `json:"metricsFrom"`
 }
 
 // Security is the pod hardening level. With RunAsNonRoot the identity is

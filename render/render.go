@@ -22,6 +22,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/generators/dependencies"
 	"github.com/milvus-gitops/milvusgen/generators/helmvalues"
 	"github.com/milvus-gitops/milvusgen/generators/monitoring"
+	"github.com/milvus-gitops/milvusgen/generators/network"
 	"github.com/milvus-gitops/milvusgen/generators/secrets"
 	"github.com/milvus-gitops/milvusgen/generators/verify"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -82,6 +83,9 @@ func Environment(env *model.Environment) (FileSet, error) {
 	}
 	if svc := cluster.ExternalService(env); svc != nil {
 		objects = append(objects, svc)
+	}
+	for _, np := range network.Policies(env) {
+		objects = append(objects, np)
 	}
 	deps, depFiles, err := dependencies.Generate(env)
 	if err != nil {

@@ -190,7 +190,7 @@ func inflatingKustomization(env *model.Environment, r Release, patches []Patch) 
 	}
 	for _, p := range patches {
 		k.Patches = append(k.Patches, types.Patch{Patch: p.Patch, Target: &types.Selector{
-			ResId:         resid.ResId{Gvk: resid.Gvk{Group: "apps", Version: "v1", Kind: p.Kind}},
+			ResId:         resid.ResId{Gvk: resid.Gvk{Group: p.TargetGroup(), Version: "v1", Kind: p.Kind}},
 			LabelSelector: p.LabelSelector,
 		}})
 	}

@@ -32,6 +32,9 @@ type Release struct {
 	// matches, for a chart without a key for it.
 	PriorityClassName string
 	Selector          map[string]string
+	// JobPodLabels go on the pods of the release's Jobs that these labels
+	// select (their own metadata carries them, their pods nothing).
+	JobPodLabels map[string]string
 }
 
 // Result is what a delivery generator adds to the overlay: objects, and for

@@ -104,7 +104,7 @@ func flux(env *model.Environment, deps []Release) (*Result, error) {
 			var kp []kustomize.Patch
 			for _, p := range patches {
 				kp = append(kp, kustomize.Patch{Patch: p.Patch, Target: &kustomize.Selector{
-					Group: "apps", Version: "v1", Kind: p.Kind, LabelSelector: p.LabelSelector,
+					Group: p.TargetGroup(), Version: "v1", Kind: p.Kind, LabelSelector: p.LabelSelector,
 				}})
 			}
 			release.Spec.PostRenderers = []helmv2.PostRenderer{{Kustomize: &helmv2.Kustomize{Patches: kp}}}

@@ -17,9 +17,19 @@ import (
 type Patch struct {
 	// Patch is the JSON patch, as YAML.
 	Patch string
-	// Kind (apps/v1) and LabelSelector choose the objects.
+	// Kind (in Group, "apps" when empty; version v1) and LabelSelector
+	// choose the objects.
+	Group         string
 	Kind          string
 	LabelSelector string
+}
+
+// TargetGroup is the patch target's API group.
+func (p Patch) TargetGroup() string {
+	if p.Group == "" {
+		return "apps"
+	}
+	return p.Group
 }
 
 // jsonPatchOp is one RFC 6902 operation.
@@ -86,6 +96,19 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 			return nil, err
 		}
 		out = append(out, Patch{Patch: string(p), Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(r.Selector).String()})
+	}
+	if len(r.JobPodLabels) > 0 {
+		// Pods of a chart's Jobs that carry no labels (the Pulsar chart's
+		// initialisation Jobs) get their release's, so that the
+		// NetworkPolicies let them reach their release's members.
+		p, err := yaml.Marshal(map[string]any{
+			"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "initialize"},
+			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"labels": r.JobPodLabels}}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Patch{Patch: string(p), Group: "batch", Kind: "Job", LabelSelector: labels.SelectorFromSet(r.JobPodLabels).String()})
 	}
 	for _, sel := range r.ZoneSpread {
 		p, err := yaml.Marshal([]jsonPatchOp{{

@@ -53,6 +53,13 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 				// of its StatefulSets.
 				releases[len(releases)-1].PriorityClassName = env.Placement.PriorityClassName
 				releases[len(releases)-1].Selector = env.DependencyPodLabels("pulsar", "")
+				// Its initialisation Jobs' pods have no labels at all
+				// (templates/pulsar-cluster-initialize.yaml and
+				// bookkeeper-cluster-initialize.yaml): with NetworkPolicies
+				// they would never reach ZooKeeper.
+				if env.NetworkPolicies.Enabled {
+					releases[len(releases)-1].JobPodLabels = map[string]string{"app": "pulsar", "release": env.Release + "-pulsar"}
+				}
 				// Nor has the Pulsar chart.
 				r := &releases[len(releases)-1]
 				for _, c := range []string{"zookeeper", "bookie", "broker", "proxy"} {

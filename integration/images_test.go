@@ -17,6 +17,10 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/profiles"
@@ -247,18 +251,35 @@ func identity(p profiles.Profile, pod corev1.PodSpec, c corev1.Container) profil
 
 // TestEveryContainerRunsItsImage holds every container every environment
 // runs (the Milvus chart's through helm template, every dependency chart's,
-// our Jobs) to its image's profile: the identity the rendered security
-// contexts give it can execute the image, and what the image writes is a
-// volume or writable for it.
+// both with their patches, our Jobs) to its image's profile: the identity
+// the rendered security contexts give it can execute the image, and what
+// the image writes is a volume or writable for it; and every pod to the
+// "restricted" Pod Security Standard the namespace enforces.
 func TestEveryContainerRunsItsImage(t *testing.T) {
 	helm := testenv.Tool(t, "helm")
 	shared := testenv.Shared(t)
 	depCharts := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
+	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := psapi.ParseVersion(generators.KubernetesVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: version}
 	for name, r := range renderAll(t) {
 		t.Run(name, func(t *testing.T) {
 			env := r.Env
 			seen := map[string]int{}
 			for key, pod := range everyPod(t, helm, shared, depCharts, r) {
+				// With a non-root Milvus the namespace enforces "restricted":
+				// every pod must pass it, the charts' included.
+				if env.Security.RunAsNonRoot {
+					if agg := policy.AggregateCheckResults(ev.EvaluatePod(restricted, &pod.ObjectMeta, &pod.Spec)); !agg.Allowed {
+						t.Errorf("%s: violates restricted: %s", key, agg.ForbiddenDetail())
+					}
+				}
 				for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
 					p, ok := profileOf(env, c.Image)
 					if !ok {

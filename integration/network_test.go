@@ -146,7 +146,7 @@ func TestNetworkPoliciesLetInOnlyWhatIsNeeded(t *testing.T) {
 			// Members reach each other, and the charts' Jobs their release.
 			{"StatefulSet milvus-prod-etcd", "StatefulSet milvus-prod-etcd", 2380, true},
 			{"StatefulSet milvus-prod-pulsar-broker", "StatefulSet milvus-prod-pulsar-bookie", 3181, true},
-			{"Job milvus-prod-minio-make-bucket-job", "StatefulSet milvus-prod-minio", 9000, true},
+			{"Job milvus-prod-minio-buckets", "StatefulSet milvus-prod-minio", 9000, true},
 			{"Job milvus-prod-pulsar-pulsar-init", "StatefulSet milvus-prod-pulsar-zookeeper", 2181, true},
 			// The Jobs: backup to Milvus (client, GC pause) and MinIO; the
 			// verifier to Milvus only.

@@ -185,10 +185,10 @@ func TestArgoCDKustomizationsInflateAndPatch(t *testing.T) {
 				if hc.Name == "milvus" && deployments != len(r.Env.Components) {
 					t.Errorf("%d Deployments, want %d", deployments, len(r.Env.Components))
 				}
-				// Each StatefulSet patch (one per member set) must have hit one.
+				// Each zone spread patch (one per member set) must have hit one.
 				want := 0
 				for _, p := range k.Patches {
-					if p.Target != nil && p.Target.Kind == "StatefulSet" {
+					if p.Target != nil && p.Target.Kind == "StatefulSet" && strings.Contains(p.Patch, "topologySpreadConstraints") {
 						want++
 					}
 				}

@@ -300,16 +300,15 @@ var ZooKeeper = Profile{
 // Others are the profiles besides Milvus', for matching rendered images.
 var Others = []Profile{Backup, Verifier, Etcd, MinIO, MC, Pulsar, Kafka, ZooKeeper}
 
-// MC is minio/mc, which the MinIO chart's bucket Job runs as root (its
-// makeBucketJob.securityContext is off by default, and mc writes its
-// configuration to --config-dir /etc/minio/mc/ inside the image:
-// templates/_helper_create_bucket.txt of minio chart 8.0.17). The binary is
-// world-executable like the server's.
+// MC is minio/mc, which our bucket Job runs (generators/dependencies
+// BucketsJob): world-executable like the server's binary (Dockerfile.release
+// of minio/minio installs both with chmod +x); mc writes its configuration
+// to MC_CONFIG_DIR, which the Job points at its /tmp emptyDir.
 var MC = Profile{
 	Name: "MinIO client", Repository: "minio/mc",
 	OthersExecute: true,
-	Writes:        []Write{{Path: "/etc/minio/mc", Access: Volume, Why: "mc's --config-dir"}},
+	Writes:        []Write{{Path: "/tmp", Access: World, Why: "mc's configuration (MC_CONFIG_DIR)"}},
 	ReadOnlyRoot:  true,
-	NonRoot:       Identity{UID: 1000, GID: 1000},
-	Source:        "minio chart 8.0.17 templates/_helper_create_bucket.txt",
+	NonRoot:       Identity{UID: 65532, GID: 65532},
+	Source:        "minio/mc; generators/dependencies BucketsJob",
 }

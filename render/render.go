@@ -84,6 +84,9 @@ func Environment(env *model.Environment) (FileSet, error) {
 	if svc := cluster.ExternalService(env); svc != nil {
 		objects = append(objects, svc)
 	}
+	if j := dependencies.BucketsJob(env); j != nil {
+		objects = append(objects, j)
+	}
 	for _, np := range network.Policies(env) {
 		objects = append(objects, np)
 	}

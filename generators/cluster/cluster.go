@@ -20,17 +20,13 @@ const PodSecurityVersion = generators.KubernetesVersion
 
 // Namespace is the environment's namespace with Pod Security admission
 // labels: "restricted" is enforced when the Milvus pods run as non-root
-// (and no managed MinIO needs less), "baseline" otherwise (the Milvus image
-// runs as root by default); warnings and audit are always at "restricted",
-// so the gap stays visible.
+// (the default; every other pod we render, and the managed dependencies'
+// through their values or patches, pass it), "baseline" when the spec
+// runs Milvus as root; warnings and audit are always at "restricted", so
+// the gap stays visible.
 func Namespace(env *model.Environment) *corev1.Namespace {
 	enforce := "baseline"
-	// The MinIO and Pulsar charts cannot drop capabilities or set a seccomp
-	// profile: with either managed, the namespace can enforce "baseline" only.
-	// (The bitnami etcd and Kafka charts can: their pods pass "restricted".)
-	mq := env.Dependencies.MessageQueue
-	managedPulsar := mq.Managed != nil && mq.Type == "pulsar"
-	if env.Security.RunAsNonRoot && env.Dependencies.ObjectStorage.Managed == nil && !managedPulsar {
+	if env.Security.RunAsNonRoot {
 		enforce = "restricted"
 	}
 	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)

@@ -35,6 +35,21 @@ type Release struct {
 	// JobPodLabels go on the pods of the release's Jobs that these labels
 	// select (their own metadata carries them, their pods nothing).
 	JobPodLabels map[string]string
+	// Harden are the workloads of a chart with no keys for a restricted
+	// container security context: a patch sets one on each container.
+	Harden []Hardening
+}
+
+// Hardening is a chart's workload (by kind and labels) with its
+// containers, which JSON patches address by index: the counts are the
+// pinned chart's, and the tests render the real chart to hold them to it.
+type Hardening struct {
+	Group, Kind string
+	Labels      map[string]string
+	Init, Main  int
+	// Writable are emptyDir mounts the image needs to run as non-root
+	// (on the first main container).
+	Writable []string
 }
 
 // Result is what a delivery generator adds to the overlay: objects, and for

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
@@ -110,6 +112,13 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 		}
 		out = append(out, Patch{Patch: string(p), Group: "batch", Kind: "Job", LabelSelector: labels.SelectorFromSet(r.JobPodLabels).String()})
 	}
+	for _, h := range r.Harden {
+		p, err := hardeningPatch(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Patch{Patch: p, Group: h.Group, Kind: h.Kind, LabelSelector: labels.SelectorFromSet(h.Labels).String()})
+	}
 	for _, sel := range r.ZoneSpread {
 		p, err := yaml.Marshal([]jsonPatchOp{{
 			Op: "add", Path: "/spec/template/spec/topologySpreadConstraints",
@@ -150,5 +159,34 @@ func diskClaimPatch(d *model.LocalDisk) (string, error) {
 		}}},
 	}
 	b, err := yaml.Marshal(patch)
+	return string(b), err
+}
+
+// hardeningPatch sets the "restricted" container security context on
+// every container of a workload (no privilege escalation, no
+// capabilities, non-root, RuntimeDefault seccomp), and mounts emptyDirs
+// where the image writes.
+func hardeningPatch(h Hardening) (string, error) {
+	no, yes := false, true
+	sc := corev1.SecurityContext{
+		AllowPrivilegeEscalation: &no,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		RunAsNonRoot:             &yes,
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	var ops []jsonPatchOp
+	for i := 0; i < h.Init; i++ {
+		ops = append(ops, jsonPatchOp{Op: "add", Path: fmt.Sprintf("/spec/template/spec/initContainers/%d/securityContext", i), Value: sc})
+	}
+	for i := 0; i < h.Main; i++ {
+		ops = append(ops, jsonPatchOp{Op: "add", Path: fmt.Sprintf("/spec/template/spec/containers/%d/securityContext", i), Value: sc})
+	}
+	for i, dir := range h.Writable {
+		name := fmt.Sprintf("writable-%d", i)
+		ops = append(ops,
+			jsonPatchOp{Op: "add", Path: "/spec/template/spec/volumes/-", Value: corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			jsonPatchOp{Op: "add", Path: "/spec/template/spec/containers/0/volumeMounts/-", Value: corev1.VolumeMount{Name: name, MountPath: dir}})
+	}
+	b, err := yaml.Marshal(ops)
 	return string(b), err
 }

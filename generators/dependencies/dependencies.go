@@ -40,8 +40,11 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 		if err := add("minio", m.Chart, minioValues(env, m)); err != nil {
 			return nil, nil, err
 		}
-		// The MinIO chart has no key for spread constraints.
-		spreadByPostRender(env, &releases[len(releases)-1], env.DependencyPodLabels("minio", ""))
+		// The MinIO chart has no key for spread constraints, nor for
+		// container security contexts: patches.
+		r := &releases[len(releases)-1]
+		spreadByPostRender(env, r, env.DependencyPodLabels("minio", ""))
+		r.Harden = minioHardening(env)
 	}
 	if m := env.Dependencies.MessageQueue.Managed; m != nil {
 		var err error
@@ -60,6 +63,7 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 				if env.NetworkPolicies.Enabled {
 					releases[len(releases)-1].JobPodLabels = map[string]string{"app": "pulsar", "release": env.Release + "-pulsar"}
 				}
+				releases[len(releases)-1].Harden = pulsarHardening(env)
 				// Nor has the Pulsar chart.
 				r := &releases[len(releases)-1]
 				for _, c := range []string{"zookeeper", "bookie", "broker", "proxy"} {
@@ -281,8 +285,9 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 		Replicas:         m.Replicas,
 		ExistingSecret:   m.RootCredentials.SecretName,
 		Persistence:      persistence(m.Persistence),
-		// The bucket Milvus uses, created declaratively by the chart.
-		Buckets:             minioBuckets(env),
+		// No buckets from the chart: its make-bucket Job is a Helm hook,
+		// which no post-renderer hardens (BucketsJob does the work).
+		Buckets:             []Bucket{},
 		PodDisruptionBudget: MinioPDB{Enabled: true, MaxUnavailable: 1},
 		SecurityContext:     MinioSecurityContext{Enabled: true, RunAsUser: 1000, RunAsGroup: 1000, FSGroup: 1000},
 	}
@@ -332,4 +337,32 @@ func minioBuckets(env *model.Environment) []Bucket {
 		buckets = append(buckets, Bucket{Name: b.Bucket, Policy: "none", Purge: false})
 	}
 	return buckets
+}
+
+// minioHardening: the MinIO chart 8.0.17 sets only UID, GID and fsGroup
+// (templates/statefulset.yaml): one container.
+func minioHardening(env *model.Environment) []delivery.Hardening {
+	release := env.Release + "-minio"
+	return []delivery.Hardening{
+		{Group: "apps", Kind: "StatefulSet", Labels: map[string]string{"app": "minio", "release": release}, Main: 1},
+	}
+}
+
+// pulsarHardening: the Pulsar chart 3.3.0 has no container security
+// context keys; its workloads' containers with our values
+// (templates/*-statefulset.yaml and *-cluster-initialize.yaml): the
+// init containers wait for ZooKeeper, BookKeeper or the brokers, or verify
+// the cluster id. The image's USER is 10000 (profiles.Pulsar).
+func pulsarHardening(env *model.Environment) []delivery.Hardening {
+	release := env.Release + "-pulsar"
+	set := func(component string, init int) delivery.Hardening {
+		return delivery.Hardening{Group: "apps", Kind: "StatefulSet", Labels: map[string]string{"app": "pulsar", "release": release, "component": component}, Init: init, Main: 1}
+	}
+	job := func(component string, init int) delivery.Hardening {
+		return delivery.Hardening{Group: "batch", Kind: "Job", Labels: map[string]string{"app": "pulsar", "release": release, "component": component}, Init: init, Main: 1}
+	}
+	return []delivery.Hardening{
+		set("zookeeper", 0), set("bookie", 1), set("recovery", 1), set("broker", 2), set("proxy", 2),
+		job("pulsar-init", 2), job("bookie-init", 1),
+	}
 }

@@ -234,10 +234,8 @@ func zoneSpread(env *model.Environment, pods map[string]string) []corev1.Topolog
 
 // MinioValues are the keys of the MinIO chart 8.0.17 we set.
 type MinioValues struct {
-	PodPlacement `json:",inline"`
-	Image        Image `json:"image"`
-	// MCImage runs the bucket Job (the chart's default is a 2021 mc).
-	MCImage             Image                         `json:"mcImage"`
+	PodPlacement        `json:",inline"`
+	Image               Image                         `json:"image"`
 	ImagePullSecrets    []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
 	Mode                string                        `json:"mode"`
 	Replicas            int32                         `json:"replicas"`
@@ -279,7 +277,6 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 	v := MinioValues{
 		PodPlacement:     placement(env),
 		Image:            image(env, m.Image),
-		MCImage:          image(env, m.MCImage),
 		ImagePullSecrets: generators.PullSecrets(env),
 		Mode:             mode,
 		Replicas:         m.Replicas,

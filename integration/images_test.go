@@ -338,7 +338,17 @@ func TestPlacementReachesEveryPod(t *testing.T) {
 	shared := testenv.Shared(t)
 	depCharts := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
 	placed := 0
-	for name, r := range renderAll(t) {
+	all := renderAll(t)
+	// prod with a placement: MinIO, Pulsar (whose Jobs and StatefulSets
+	// get theirs through patches) and the Milvus 2.6 components.
+	env, files := renderEdited(t, "prod.cue", `	delivery: kind: "flux"`, `	delivery: kind: "flux"
+	placement: {
+		nodeSelector: "node-pool": "milvus"
+		priorityClassName: "milvus-production"
+		tolerations: [{key: "dedicated", value: "milvus", effect: "NoSchedule"}]
+	}`, "prod")
+	all["prod-placed"] = rendered{Env: env, Files: files}
+	for name, r := range all {
 		want := r.Env.Placement
 		if len(want.Tolerations)+len(want.NodeSelector) == 0 && want.PriorityClassName == "" {
 			continue
@@ -358,7 +368,7 @@ func TestPlacementReachesEveryPod(t *testing.T) {
 				if len(pod.Spec.Tolerations) != len(want.Tolerations) {
 					t.Errorf("%s: tolerations %v, want %v", key, pod.Spec.Tolerations, want.Tolerations)
 				}
-				if !strings.Contains(key, "chart: Job") && pod.Spec.PriorityClassName != want.PriorityClassName {
+				if pod.Spec.PriorityClassName != want.PriorityClassName {
 					t.Errorf("%s: priorityClassName %q, want %q", key, pod.Spec.PriorityClassName, want.PriorityClassName)
 				}
 			}

@@ -32,12 +32,20 @@ type Release struct {
 	// matches, for a chart without a key for it.
 	PriorityClassName string
 	Selector          map[string]string
-	// JobPodLabels go on the pods of the release's Jobs that these labels
-	// select (their own metadata carries them, their pods nothing).
-	JobPodLabels map[string]string
+	// Jobs patches the pods of the release's Jobs that its Selector
+	// matches, for a chart whose Jobs have no keys for these.
+	Jobs *JobPods
 	// Harden are the workloads of a chart with no keys for a restricted
 	// container security context: a patch sets one on each container.
 	Harden []Hardening
+}
+
+// JobPods is what the pods of a chart's Jobs get: labels (their own
+// metadata carries them, their pods nothing) and the placement.
+type JobPods struct {
+	Selector  map[string]string
+	Labels    map[string]string
+	Placement model.Placement
 }
 
 // Hardening is a chart's workload (by kind and labels) with its

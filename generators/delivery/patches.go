@@ -99,18 +99,38 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 		}
 		out = append(out, Patch{Patch: string(p), Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(r.Selector).String()})
 	}
-	if len(r.JobPodLabels) > 0 {
+	if j := r.Jobs; j != nil {
 		// Pods of a chart's Jobs that carry no labels (the Pulsar chart's
 		// initialisation Jobs) get their release's, so that the
-		// NetworkPolicies let them reach their release's members.
-		p, err := yaml.Marshal(map[string]any{
-			"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "initialize"},
-			"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"labels": r.JobPodLabels}}},
-		})
-		if err != nil {
-			return nil, err
+		// NetworkPolicies let them reach their release's members, and the
+		// environment's placement, which the chart has no keys for.
+		tmpl := map[string]any{}
+		if len(j.Labels) > 0 {
+			tmpl["metadata"] = map[string]any{"labels": j.Labels}
 		}
-		out = append(out, Patch{Patch: string(p), Group: "batch", Kind: "Job", LabelSelector: labels.SelectorFromSet(r.JobPodLabels).String()})
+		spec := map[string]any{}
+		if len(j.Placement.NodeSelector) > 0 {
+			spec["nodeSelector"] = j.Placement.NodeSelector
+		}
+		if t := generators.Tolerations(j.Placement); len(t) > 0 {
+			spec["tolerations"] = t
+		}
+		if j.Placement.PriorityClassName != "" {
+			spec["priorityClassName"] = j.Placement.PriorityClassName
+		}
+		if len(spec) > 0 {
+			tmpl["spec"] = spec
+		}
+		if len(tmpl) > 0 {
+			p, err := yaml.Marshal(map[string]any{
+				"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "initialize"},
+				"spec": map[string]any{"template": tmpl},
+			})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Patch{Patch: string(p), Group: "batch", Kind: "Job", LabelSelector: labels.SelectorFromSet(j.Selector).String()})
+		}
 	}
 	for _, h := range r.Harden {
 		p, err := hardeningPatch(h)

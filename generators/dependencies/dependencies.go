@@ -55,14 +55,18 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 				// The Pulsar chart has no key for a priority class: a patch
 				// of its StatefulSets.
 				releases[len(releases)-1].PriorityClassName = env.Placement.PriorityClassName
-				releases[len(releases)-1].Selector = env.DependencyPodLabels("pulsar", "")
+				releases[len(releases)-1].Selector = map[string]string{"app": "pulsar", "release": env.Release + "-pulsar"}
 				// Its initialisation Jobs' pods have no labels at all
 				// (templates/pulsar-cluster-initialize.yaml and
 				// bookkeeper-cluster-initialize.yaml): with NetworkPolicies
-				// they would never reach ZooKeeper.
+				// they would never reach ZooKeeper. Nor have they keys for
+				// tolerations or a priority class.
+				release := map[string]string{"app": "pulsar", "release": env.Release + "-pulsar"}
+				jobs := &delivery.JobPods{Selector: release, Placement: env.Placement}
 				if env.NetworkPolicies.Enabled {
-					releases[len(releases)-1].JobPodLabels = map[string]string{"app": "pulsar", "release": env.Release + "-pulsar"}
+					jobs.Labels = release
 				}
+				releases[len(releases)-1].Jobs = jobs
 				releases[len(releases)-1].Harden = pulsarHardening(env)
 				// Nor has the Pulsar chart.
 				r := &releases[len(releases)-1]

@@ -394,20 +394,20 @@ func checkPlacement(t *testing.T, env *model.Environment, key string, spec corev
 		return
 	}
 	c := spec.Containers[0]
-	if got := c.Resources.Limits[corev1.ResourceEphemeralStorage]; got.Value() != d.Size {
-		t.Errorf("%s: ephemeral-storage limit %v, want %d", key, got, d.Size)
+	// Milvus' budget is the size; the pod's limit leaves 2Gi for logs and
+	// the other emptyDirs.
+	if got := c.Resources.Limits[corev1.ResourceEphemeralStorage]; got.Value() != d.Size+2<<30 {
+		t.Errorf("%s: ephemeral-storage limit %v, want the size %d plus 2Gi", key, &got, d.Size)
 	}
-	if got := c.Resources.Requests[corev1.ResourceEphemeralStorage]; got.Value() != d.Size {
-		t.Errorf("%s: ephemeral-storage request %v, want %d", key, got, d.Size)
+	if got := c.Resources.Requests[corev1.ResourceEphemeralStorage]; got.Value() != d.Size+2<<30 {
+		t.Errorf("%s: ephemeral-storage request %v, want the size %d plus 2Gi", key, &got, d.Size)
 	}
 	budget := false
 	for _, e := range c.Env {
-		if e.Name == "LOCAL_STORAGE_SIZE" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.ephemeral-storage" {
-			budget = true
-		}
+		budget = budget || e.Name == "LOCAL_STORAGE_SIZE" && e.Value == fmt.Sprint(d.Size>>30) && e.ValueFrom == nil
 	}
 	if !budget {
-		t.Errorf("%s: no LOCAL_STORAGE_SIZE from limits.ephemeral-storage", key)
+		t.Errorf("%s: no LOCAL_STORAGE_SIZE=%d", key, d.Size>>30)
 	}
 }
 

@@ -172,6 +172,15 @@ func TestNetworkPoliciesLetInOnlyWhatIsNeeded(t *testing.T) {
 			{"stranger", "Deployment milvus-prod-querynode", 21123, false},
 			{"monitoring", "Deployment milvus-prod-querynode", 9091, true},
 			{"monitoring", "Deployment milvus-prod-querynode", 21123, false},
+			// The dependencies' metrics ports to the same scrapers: the
+			// monitoring namespace, and prod's own Prometheus (monitoring
+			// mode "configmap": it mounts the ConfigMap in this namespace).
+			{"monitoring", "StatefulSet milvus-prod-etcd", 2379, true},
+			{"monitoring", "StatefulSet milvus-prod-etcd", 2380, false},
+			{"prometheus", "Deployment milvus-prod-proxy", 9091, true},
+			{"prometheus", "StatefulSet milvus-prod-pulsar-broker", 8080, true},
+			{"prometheus", "StatefulSet milvus-prod-pulsar-broker", 6650, false},
+			{"prometheus", "StatefulSet milvus-prod-minio", 9000, true},
 		}},
 		{env: "tenant-eu", rows: []struct {
 			src, dst string
@@ -208,6 +217,8 @@ func TestNetworkPoliciesLetInOnlyWhatIsNeeded(t *testing.T) {
 					return endpoint{namespace: "default", labels: map[string]string{"app": "client"}}
 				case "monitoring":
 					return endpoint{namespace: "monitoring", labels: map[string]string{"app.kubernetes.io/name": "prometheus"}}
+				case "prometheus":
+					return endpoint{namespace: ns, labels: map[string]string{"app.kubernetes.io/name": "prometheus"}}
 				case "external":
 					return endpoint{ip: "10.1.2.3"}
 				}

@@ -292,8 +292,9 @@ type Probe struct {
 
 // NetworkPolicies switch the namespace's ingress isolation.
 type NetworkPolicies struct {
-	Enabled     bool     `json:"enabled"`
-	MetricsFrom []string `json:"metricsFrom"`
+	Enabled             bool              `json:"enabled"`
+	MetricsFrom         []string          `json:"metricsFrom"`
+	PrometheusPodLabels map[string]string `json:"prometheusPodLabels"`
 }
 
 // Security is the pod hardening level. With RunAsNonRoot the identity is

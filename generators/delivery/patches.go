@@ -184,8 +184,7 @@ func diskClaimPatch(d *model.LocalDisk) (string, error) {
 
 // hardeningPatch sets the "restricted" container security context on
 // every container of a workload (no privilege escalation, no
-// capabilities, non-root, RuntimeDefault seccomp), and mounts emptyDirs
-// where the image writes.
+// capabilities, non-root, RuntimeDefault seccomp).
 func hardeningPatch(h Hardening) (string, error) {
 	no, yes := false, true
 	sc := corev1.SecurityContext{
@@ -200,12 +199,6 @@ func hardeningPatch(h Hardening) (string, error) {
 	}
 	for i := 0; i < h.Main; i++ {
 		ops = append(ops, jsonPatchOp{Op: "add", Path: fmt.Sprintf("/spec/template/spec/containers/%d/securityContext", i), Value: sc})
-	}
-	for i, dir := range h.Writable {
-		name := fmt.Sprintf("writable-%d", i)
-		ops = append(ops,
-			jsonPatchOp{Op: "add", Path: "/spec/template/spec/volumes/-", Value: corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
-			jsonPatchOp{Op: "add", Path: "/spec/template/spec/containers/0/volumeMounts/-", Value: corev1.VolumeMount{Name: name, MountPath: dir}})
 	}
 	b, err := yaml.Marshal(ops)
 	return string(b), err

@@ -47,16 +47,17 @@ done
 	no, yes := false, true
 	uid := int64(65532)
 	backoff := int32(6)
-	deadline := int64(1800)
-	ttl := int32(86400)
+	// Long enough for MinIO's volumes to be provisioned and its servers
+	// to form their erasure set. No TTL: a GitOps controller would apply
+	// a deleted Job again.
+	deadline := int64(3600)
 	labels := generators.CommonLabels(env.Name, env.Release, env.Labels)
 	// The release label lets it through the MinIO NetworkPolicy (package
 	// network: a release's own pods reach it).
 	podLabels := generators.WithLabels(labels, map[string]string{"app": "minio-buckets", "release": release})
 	spec := batchv1.JobSpec{
-		BackoffLimit:            &backoff,
-		ActiveDeadlineSeconds:   &deadline,
-		TTLSecondsAfterFinished: &ttl,
+		BackoffLimit:          &backoff,
+		ActiveDeadlineSeconds: &deadline,
 		Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 			Spec: corev1.PodSpec{

@@ -174,24 +174,28 @@ func component(env *model.Environment, c model.ComponentInfo, extraEnv []corev1.
 	return out, nil
 }
 
-// localDisk sizes the query node's local storage. On the chart's emptyDir
-// the size is the pod's ephemeral-storage request and limit, so that the
-// scheduler places it on a node with the room and Milvus learns its budget
-// from the limit (queryNode.disk.size.enabled sets LOCAL_STORAGE_SIZE from
-// limits.ephemeral-storage, in GiB: templates/querynode-deployment.yaml).
-// With a storage class the volume is replaced by a claim
-// (generators/delivery), and the budget is given directly.
+// localDiskHeadroom is ephemeral storage beyond Milvus' budget: the
+// container's logs, /tmp and the other emptyDirs count against the same
+// limit, and a pod over it is evicted.
+const localDiskHeadroom = 2 << 30
+
+// localDisk sizes the query node's local storage. Milvus gets the size as
+// its budget (LOCAL_STORAGE_SIZE, in GiB; the schema keeps it whole). On the
+// chart's emptyDir the size plus headroom is the pod's ephemeral-storage
+// request and limit, so the scheduler places it on a node with the room;
+// with a storage class the volume is replaced by a claim of that size
+// (generators/delivery). queryNode.disk.size.enabled stays off: it would
+// derive the budget from the limit, headroom included.
 func localDisk(out *Component, d *model.LocalDisk) {
 	out.Disk = &Disk{Enabled: true}
+	out.ExtraEnv = append(append([]corev1.EnvVar(nil), out.ExtraEnv...), corev1.EnvVar{Name: "LOCAL_STORAGE_SIZE", Value: strconv.FormatInt(d.Size>>30, 10)})
 	if d.StorageClass != "" {
-		out.ExtraEnv = append(append([]corev1.EnvVar(nil), out.ExtraEnv...), corev1.EnvVar{Name: "LOCAL_STORAGE_SIZE", Value: strconv.FormatInt(d.Size>>30, 10)})
 		return
 	}
-	out.Disk.Size.Enabled = true
 	if out.Resources == nil {
 		out.Resources = &corev1.ResourceRequirements{}
 	}
-	q := *resource.NewQuantity(d.Size, resource.BinarySI)
+	q := *resource.NewQuantity(d.Size+localDiskHeadroom, resource.BinarySI)
 	if out.Resources.Requests == nil {
 		out.Resources.Requests = corev1.ResourceList{}
 	}

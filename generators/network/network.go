@@ -33,6 +33,11 @@ func Policies(env *model.Environment) []*networkingv1.NetworkPolicy {
 		peer(map[string]string{"app.kubernetes.io/name": "milvusgen-verifier", "app.kubernetes.io/instance": env.Release}),
 	}
 	var monitoring []networkingv1.NetworkPolicyPeer
+	if env.Monitoring.Mode == "configmap" && len(env.NetworkPolicies.PrometheusPodLabels) > 0 {
+		// The ConfigMap's Prometheus mounts it, so it runs in this
+		// namespace.
+		monitoring = append(monitoring, peer(env.NetworkPolicies.PrometheusPodLabels))
+	}
 	for _, ns := range env.NetworkPolicies.MetricsFrom {
 		monitoring = append(monitoring, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
 			// Every namespace carries its name as this label (Kubernetes
@@ -66,7 +71,9 @@ func Policies(env *model.Environment) []*networkingv1.NetworkPolicy {
 		if dep.name == "minio" {
 			from = append(from, jobs[0])
 		}
-		out = append(out, policy(env, env.Release+"-"+dep.name, self, []networkingv1.NetworkPolicyIngressRule{{From: from}}))
+		rules := []networkingv1.NetworkPolicyIngressRule{{From: from}}
+		rules = append(rules, metricsRule(monitoring, dep.metrics...)...)
+		out = append(out, policy(env, env.Release+"-"+dep.name, self, rules))
 	}
 	return out
 }
@@ -74,6 +81,12 @@ func Policies(env *model.Environment) []*networkingv1.NetworkPolicy {
 type dependency struct {
 	name    string
 	release map[string]string // every pod of the dependency's release
+	// metrics are the ports its metrics are served on: etcd's client port
+	// (/metrics), MinIO's API port (/minio/v2/metrics), Pulsar's HTTP
+	// ports (8000 on ZooKeeper, bookies and autorecovery, 8080 on brokers
+	// and proxies, which the chart's PodMonitors scrape). The managed Kafka
+	// exports none (its JMX exporter is off).
+	metrics []int32
 }
 
 // managed are the managed dependencies with the label every pod of their
@@ -88,27 +101,27 @@ func managed(env *model.Environment) []dependency {
 	}
 	d := env.Dependencies
 	if d.Etcd.Managed != nil {
-		out = append(out, dependency{"etcd", instance("etcd")})
+		out = append(out, dependency{"etcd", instance("etcd"), []int32{2379}})
 	}
 	if d.ObjectStorage.Managed != nil {
-		out = append(out, dependency{"minio", release("minio")})
+		out = append(out, dependency{"minio", release("minio"), []int32{9000}})
 	}
 	if d.MessageQueue.Managed != nil {
 		switch d.MessageQueue.Type {
 		case "kafka":
-			out = append(out, dependency{"kafka", instance("kafka")})
+			out = append(out, dependency{"kafka", instance("kafka"), nil})
 		case "pulsar":
-			out = append(out, dependency{"pulsar", release("pulsar")})
+			out = append(out, dependency{"pulsar", release("pulsar"), []int32{8000, 8080}})
 		}
 	}
 	return out
 }
 
-func metricsRule(from []networkingv1.NetworkPolicyPeer, port int32) []networkingv1.NetworkPolicyIngressRule {
-	if len(from) == 0 {
+func metricsRule(from []networkingv1.NetworkPolicyPeer, port ...int32) []networkingv1.NetworkPolicyIngressRule {
+	if len(from) == 0 || len(port) == 0 {
 		return nil
 	}
-	return []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: ports(port)}}
+	return []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: ports(port...)}}
 }
 
 func peer(labels map[string]string) networkingv1.NetworkPolicyPeer {

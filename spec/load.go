@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -30,6 +31,9 @@ type Set struct {
 	overlays cue.Value
 	names    []string
 	files    map[string]string // environment name -> file that defines it
+
+	ownedOnce sync.Once
+	owned     map[string][2]string // normalised -> schema key, message
 }
 
 // Load reads every *.cue file of dir (one CUE package) and the embedded
@@ -203,7 +207,19 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 		return s.positioned(name, "milvus.version", err.Error())
 	}
 	var diags []Diagnostic
+	blocked := s.ownedExtraKeys()
 	for _, key := range milvuskeys.Leaves(env.Config.Extra) {
+		if msg, ok := owned(blocked, key); ok {
+			// The schema refuses these keys as nested maps; Milvus reads
+			// a dotted or differently spelt key the same (formatKey), so
+			// every spelling is refused here.
+			what := key
+			if k := blockedKeyOf(blocked, key); k != key {
+				what = fmt.Sprintf("%s is %s to Milvus", key, k)
+			}
+			diags = append(diags, s.positioned(name, "config.extra."+key, what+": "+msg)...)
+			continue
+		}
 		if known.Known(key) {
 			continue
 		}
@@ -214,6 +230,62 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 		diags = append(diags, s.positioned(name, "config.extra."+key, msg)...)
 	}
 	return diags
+}
+
+// ownedExtraKeys are the config.extra keys the schema refuses (#Extra:
+// secrets, and keys a typed field or a dependency owns), with the schema's
+// message, read from the schema itself so that there is one list.
+func (s *Set) ownedExtraKeys() map[string][2]string {
+	s.ownedOnce.Do(func() {
+		s.owned = map[string][2]string{}
+		var walk func(prefix string, v cue.Value)
+		walk = func(prefix string, v cue.Value) {
+			it, err := v.Fields(cue.Optional(true))
+			if err != nil {
+				return
+			}
+			for it.Next() {
+				k := prefix + it.Selector().Unquoted()
+				if e := it.Value().Err(); e != nil {
+					msg := e.Error()
+					if i := strings.Index(msg, ": "); i >= 0 {
+						msg = msg[i+2:]
+					}
+					s.owned[milvuskeys.Normalise(k)] = [2]string{k, msg}
+					continue
+				}
+				if it.Value().IncompleteKind() == cue.StructKind {
+					walk(k+".", it.Value())
+				}
+			}
+		}
+		walk("", s.schema.LookupPath(cue.ParsePath("#Extra")))
+	})
+	return s.owned
+}
+
+// owned finds the refused key that a config.extra key is, or lies below,
+// as Milvus normalises keys: some leading run of its dotted segments must
+// normalise to a refused key (so etcd.authority is not etcd.auth).
+func owned(blocked map[string][2]string, key string) (string, bool) {
+	segs := strings.Split(key, ".")
+	for i := 1; i <= len(segs); i++ {
+		if b, ok := blocked[milvuskeys.Normalise(strings.Join(segs[:i], "."))]; ok {
+			return b[1], true
+		}
+	}
+	return "", false
+}
+
+// blockedKeyOf is the schema's spelling of the refused key behind key.
+func blockedKeyOf(blocked map[string][2]string, key string) string {
+	segs := strings.Split(key, ".")
+	for i := 1; i <= len(segs); i++ {
+		if b, ok := blocked[milvuskeys.Normalise(strings.Join(segs[:i], "."))]; ok {
+			return b[0]
+		}
+	}
+	return key
 }
 
 // positioned is a diagnostic at a spec field, positioned where the user

@@ -273,6 +273,24 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "Milvus 2.6 reads no configuration key queryNode.gracefullStopTimeout (milvus-io/milvus v2.6.15, configs/milvus.yaml and pkg/util/paramtable); did you mean queryNode.gracefulStopTimeout?",
 		},
 		{
+			name:     "a credential in config.extra under a dotted key",
+			edit:     extra(`config: extra: "minio.secretAccessKey": "x" // HERE`),
+			wantPath: "environments.t.config.extra.minio.secretAccessKey",
+			wantMsg:  "minio.secretAccessKey: a spec holds no secret value",
+		},
+		{
+			name:     "a credential in config.extra in another case and with underscores",
+			edit:     extra(`config: extra: MINIO: secret_access_key: "x" // HERE`),
+			wantPath: "environments.t.config.extra.MINIO.secret_access_key",
+			wantMsg:  "MINIO.secret_access_key is minio.secretAccessKey to Milvus: a spec holds no secret value",
+		},
+		{
+			name:     "a key below an owned subtree",
+			edit:     extra(`config: extra: "etcd.auth.enabled": false // HERE`),
+			wantPath: "environments.t.config.extra.etcd.auth.enabled",
+			wantMsg:  "etcd.auth.enabled is etcd.auth to Milvus: set dependencies.etcd.auth",
+		},
+		{
 			name:     "keys of another version",
 			edit:     extra(`config: extra: indexNode: workerSlotUnit: 2 // HERE`),
 			wantPath: "environments.t.config.extra.indexNode.workerSlotUnit",
@@ -561,5 +579,30 @@ func chain(edits ...func(string) string) func(string) string {
 			src = e(src)
 		}
 		return src
+	}
+}
+
+// TestOwnedKeysAsMilvusReadsThem: config.extra keys are matched against the
+// schema's refused keys the way Milvus normalises keys, on dotted-segment
+// boundaries only.
+func TestOwnedKeysAsMilvusReadsThem(t *testing.T) {
+	set, err := Load(filepath.Join("..", "overlays"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := set.ownedExtraKeys()
+	for key, want := range map[string]bool{
+		"minio.secretAccessKey":                true,
+		"Minio.Secret_Access_Key":              true,
+		"minio/secretAccessKey":                false, // one segment "minio/secretAccessKey" normalises to minioSecretAccessKey: see below
+		"etcd.ssl.tlsCert":                     true,
+		"etcd.sslMode":                         false,
+		"etcd.authority":                       false,
+		"proxy.max_task_num":                   true,
+		"common.security.authorizationEnabled": false,
+	} {
+		if _, got := owned(blocked, key); got != want {
+			t.Errorf("owned(%s) = %v, want %v", key, got, want)
+		}
 	}
 }

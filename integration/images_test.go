@@ -95,25 +95,35 @@ func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[stri
 	return pods
 }
 
+// hrPostRenderers are the kustomize patches of a release's Flux
+// HelmRelease post-renderers, none without one.
+func hrPostRenderers(t *testing.T, r rendered, release string) []types.Patch {
+	t.Helper()
+	b, ok := r.Files["helmrelease-"+release+".yaml"]
+	if !ok {
+		return nil
+	}
+	var hr helmv2.HelmRelease
+	if err := yaml.UnmarshalStrict(b, &hr); err != nil {
+		t.Fatal(err)
+	}
+	var patches []types.Patch
+	for _, pr := range hr.Spec.PostRenderers {
+		for _, p := range pr.Kustomize.Patches {
+			patches = append(patches, types.Patch{Patch: p.Patch, Target: &types.Selector{
+				ResId: resIDSelector(p.Target.Group, p.Target.Version, p.Target.Kind), LabelSelector: p.Target.LabelSelector,
+			}})
+		}
+	}
+	return patches
+}
+
 // patched applies a release's patches to its chart output: the Flux
 // HelmRelease's post-renderers, or the patches of its Argo CD release
 // kustomization.
 func patched(t *testing.T, r rendered, release string, stream []byte) []byte {
 	t.Helper()
-	var patches []types.Patch
-	if b, ok := r.Files["helmrelease-"+release+".yaml"]; ok {
-		var hr helmv2.HelmRelease
-		if err := yaml.UnmarshalStrict(b, &hr); err != nil {
-			t.Fatal(err)
-		}
-		for _, pr := range hr.Spec.PostRenderers {
-			for _, p := range pr.Kustomize.Patches {
-				patches = append(patches, types.Patch{Patch: p.Patch, Target: &types.Selector{
-					ResId: resIDSelector(p.Target.Group, p.Target.Version, p.Target.Kind), LabelSelector: p.Target.LabelSelector,
-				}})
-			}
-		}
-	}
+	patches := hrPostRenderers(t, r, release)
 	if b, ok := r.Files[release+"/kustomization.yaml"]; ok {
 		var k types.Kustomization
 		if err := yaml.UnmarshalStrict(b, &k); err != nil {

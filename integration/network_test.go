@@ -125,19 +125,18 @@ func TestNetworkPoliciesLetInOnlyWhatIsNeeded(t *testing.T) {
 	shared := testenv.Shared(t)
 	depCharts := extractChart(t, filepath.Join(shared, "charts", "milvus-5.0.19.tgz"))
 	all := renderAll(t)
+	// reach is one row: may src reach dst's port? src and dst are pod
+	// keys ("Kind name" as everyPod names them), or a special source.
+	type reach struct {
+		src, dst string
+		port     int32
+		want     bool
+	}
 	for _, tc := range []struct {
 		env  string
-		rows []struct {
-			src, dst string // pod keys (a substring of the source: kind name), or a special source
-			port     int32
-			want     bool
-		}
+		rows []reach
 	}{
-		{env: "prod", rows: []struct {
-			src, dst string
-			port     int32
-			want     bool
-		}{
+		{env: "prod", rows: []reach{
 			// Milvus reaches its dependencies and itself.
 			{"Deployment milvus-prod-querynode", "StatefulSet milvus-prod-etcd", 2379, true},
 			{"Deployment milvus-prod-datanode", "StatefulSet milvus-prod-minio", 9000, true},
@@ -182,11 +181,7 @@ func TestNetworkPoliciesLetInOnlyWhatIsNeeded(t *testing.T) {
 			{"prometheus", "StatefulSet milvus-prod-pulsar-broker", 6650, false},
 			{"prometheus", "StatefulSet milvus-prod-minio", 9000, true},
 		}},
-		{env: "tenant-eu", rows: []struct {
-			src, dst string
-			port     int32
-			want     bool
-		}{
+		{env: "tenant-eu", rows: []reach{
 			{"Deployment milvus-tenant-eu-datanode", "StatefulSet milvus-tenant-eu-kafka", 9092, true},
 			{"StatefulSet milvus-tenant-eu-kafka", "StatefulSet milvus-tenant-eu-kafka-zookeeper", 2181, true},
 			{"Deployment milvus-tenant-eu-proxy", "StatefulSet milvus-tenant-eu-kafka-zookeeper", 2181, true},

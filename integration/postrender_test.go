@@ -7,11 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	appsv1 "k8s.io/api/apps/v1"
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
@@ -35,34 +32,12 @@ func TestFluxPostRendererSetsGracePeriod(t *testing.T) {
 		}
 		tested++
 		t.Run(name, func(t *testing.T) {
-			var hr helmv2.HelmRelease
-			if err := yaml.UnmarshalStrict(r.Files[fmt.Sprintf("helmrelease-%s.yaml", r.Env.Release)], &hr); err != nil {
-				t.Fatal(err)
+			if len(hrPostRenderers(t, r, r.Env.Release)) == 0 {
+				t.Fatal("the HelmRelease has no post-renderer")
 			}
 			chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", r.Env.Milvus.Chart.Version))
 			stream := run(t, helm, "template", r.Env.Release, chart, "--namespace", r.Env.Namespace, "--kube-version", "v1.37.2", "--values", writeTemp(t, "values.yaml", r.Values("values.yaml")))
-
-			k := types.Kustomization{Resources: []string{"chart.yaml"}}
-			for _, pr := range hr.Spec.PostRenderers {
-				for _, p := range pr.Kustomize.Patches {
-					k.Patches = append(k.Patches, types.Patch{Patch: p.Patch, Target: &types.Selector{
-						ResId:         resIDSelector(p.Target.Group, p.Target.Version, p.Target.Kind),
-						LabelSelector: p.Target.LabelSelector,
-					}})
-				}
-			}
-			kb, err := yaml.Marshal(k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fs := filesys.MakeFsInMemory()
-			_ = fs.WriteFile("/r/chart.yaml", stream)
-			_ = fs.WriteFile("/r/kustomization.yaml", kb)
-			res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/r")
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, _ := res.AsYaml()
+			out := patched(t, r, r.Env.Release, stream)
 			n := 0
 			for _, o := range decodeAll(t, out) {
 				if o.GetKind() != "Deployment" {

@@ -98,7 +98,13 @@ func (e *Environment) DependencyPodLabels(dependency, component string) map[stri
 	case "minio":
 		return map[string]string{"app": "minio", "release": instance}
 	case "pulsar":
-		return map[string]string{"app": "pulsar", "release": instance, "component": component}
+		// Without a component: every pod of the release that carries the
+		// chart's labels (a selector on component="" would match none).
+		l := map[string]string{"app": "pulsar", "release": instance}
+		if component != "" {
+			l["component"] = component
+		}
+		return l
 	case "kafka":
 		if component == "zookeeper" {
 			return map[string]string{"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": instance}

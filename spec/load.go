@@ -209,13 +209,13 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 	var diags []Diagnostic
 	blocked := s.ownedExtraKeys()
 	for _, key := range milvuskeys.Leaves(env.Config.Extra) {
-		if msg, ok := owned(blocked, key); ok {
+		if schemaKey, msg, ok := owned(blocked, key); ok {
 			// The schema refuses these keys as nested maps; Milvus reads
 			// a dotted or differently spelt key the same (formatKey), so
 			// every spelling is refused here.
 			what := key
-			if k := blockedKeyOf(blocked, key); k != key {
-				what = fmt.Sprintf("%s is %s to Milvus", key, k)
+			if schemaKey != key {
+				what = fmt.Sprintf("%s is %s to Milvus", key, schemaKey)
 			}
 			diags = append(diags, s.positioned(name, "config.extra."+key, what+": "+msg)...)
 			continue
@@ -266,26 +266,16 @@ func (s *Set) ownedExtraKeys() map[string][2]string {
 
 // owned finds the refused key that a config.extra key is, or lies below,
 // as Milvus normalises keys: some leading run of its dotted segments must
-// normalise to a refused key (so etcd.authority is not etcd.auth).
-func owned(blocked map[string][2]string, key string) (string, bool) {
+// normalise to a refused key (so etcd.authority is not etcd.auth). It
+// returns the schema's spelling of that key and its message.
+func owned(blocked map[string][2]string, key string) (schemaKey, msg string, ok bool) {
 	segs := strings.Split(key, ".")
 	for i := 1; i <= len(segs); i++ {
-		if b, ok := blocked[milvuskeys.Normalise(strings.Join(segs[:i], "."))]; ok {
-			return b[1], true
+		if b, found := blocked[milvuskeys.Normalise(strings.Join(segs[:i], "."))]; found {
+			return b[0], b[1], true
 		}
 	}
-	return "", false
-}
-
-// blockedKeyOf is the schema's spelling of the refused key behind key.
-func blockedKeyOf(blocked map[string][2]string, key string) string {
-	segs := strings.Split(key, ".")
-	for i := 1; i <= len(segs); i++ {
-		if b, ok := blocked[milvuskeys.Normalise(strings.Join(segs[:i], "."))]; ok {
-			return b[0]
-		}
-	}
-	return key
+	return "", "", false
 }
 
 // positioned is a diagnostic at a spec field, positioned where the user

@@ -601,7 +601,7 @@ func TestOwnedKeysAsMilvusReadsThem(t *testing.T) {
 		"proxy.max_task_num":                   true,
 		"common.security.authorizationEnabled": false,
 	} {
-		if _, got := owned(blocked, key); got != want {
+		if _, _, got := owned(blocked, key); got != want {
 			t.Errorf("owned(%s) = %v, want %v", key, got, want)
 		}
 	}

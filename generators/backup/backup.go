@@ -306,10 +306,7 @@ func podLabels(env *model.Environment, component string) map[string]string {
 	l["app.kubernetes.io/name"] = "milvus-backup"
 	l["app.kubernetes.io/component"] = component
 	// The backup's cloud identity reaches its pods (Azure needs a label).
-	for k, v := range generators.CloudIdentityPodLabels(env.Backup.ServiceAccount.Annotations) {
-		l[k] = v
-	}
-	return l
+	return generators.WithLabels(l, generators.CloudIdentityPodLabels(env.Backup.ServiceAccount.Annotations))
 }
 
 func or[T any](p *T, def T) T {

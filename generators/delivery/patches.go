@@ -41,115 +41,114 @@ type jsonPatchOp struct {
 	Value any    `json:"value"`
 }
 
-// releasePatches are the patches of a release: the termination grace
-// period of every Milvus Deployment (the chart has no key for it) and the
-// zone spread of the StatefulSets of charts without a key for it.
+// releasePatches are the patches of a release, for what its chart has no
+// keys for: on the Milvus Deployments the termination grace period, the
+// priority class and the query node's disk claim; on a dependency's
+// workloads the priority class, its Jobs' pod labels and placement, the
+// restricted container security context, and the zone spread.
 func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 	var out []Patch
-	if g := env.Availability.TerminationGracePeriodSeconds; g != nil && r.Name == env.Release {
-		p, err := yaml.Marshal([]jsonPatchOp{{Op: "add", Path: "/spec/template/spec/terminationGracePeriodSeconds", Value: *g}})
+	var err error
+	// jsonAdd appends a patch of one "add" operation.
+	jsonAdd := func(group, kind, selector, path string, value any) {
 		if err != nil {
-			return nil, err
+			return
 		}
-		out = append(out, Patch{Patch: string(p), Kind: "Deployment",
-			LabelSelector: "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release})
+		var b []byte
+		if b, err = yaml.Marshal([]jsonPatchOp{{Op: "add", Path: path, Value: value}}); err == nil {
+			out = append(out, Patch{Patch: string(b), Group: group, Kind: kind, LabelSelector: selector})
+		}
 	}
 	if r.Name == env.Release {
-		// The chart has no priority class key: one patch for every
-		// Deployment when the components share their class, else one per
-		// component.
+		milvus := "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release
+		if g := env.Availability.TerminationGracePeriodSeconds; g != nil {
+			jsonAdd("", "Deployment", milvus, "/spec/template/spec/terminationGracePeriodSeconds", *g)
+		}
+		// One patch for every Deployment when the components share their
+		// priority class, else one per component that has one.
 		classes := map[string]bool{}
 		for _, key := range env.ComponentNames() {
 			classes[env.PlacementOf(key).PriorityClassName] = true
 		}
 		for _, key := range env.ComponentNames() {
-			sel := labels.SelectorFromSet(env.PodLabels(key)).String()
 			pc := env.PlacementOf(key).PriorityClassName
-			if len(classes) == 1 && pc != "" {
-				if key != env.ComponentNames()[0] {
-					continue
+			switch {
+			case pc == "":
+			case len(classes) == 1:
+				if key == env.ComponentNames()[0] {
+					jsonAdd("", "Deployment", milvus, "/spec/template/spec/priorityClassName", pc)
 				}
-				sel = "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release
-			}
-			if pc != "" {
-				p, err := yaml.Marshal([]jsonPatchOp{{Op: "add", Path: "/spec/template/spec/priorityClassName", Value: pc}})
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, Patch{Patch: string(p), Kind: "Deployment", LabelSelector: sel})
+			default:
+				jsonAdd("", "Deployment", labels.SelectorFromSet(env.PodLabels(key)).String(), "/spec/template/spec/priorityClassName", pc)
 			}
 		}
 		for _, key := range env.ComponentNames() {
-			sel := labels.SelectorFromSet(env.PodLabels(key)).String()
-			if d := env.Components[key].LocalDisk; d != nil && d.StorageClass != "" {
-				p, err := diskClaimPatch(d)
-				if err != nil {
-					return nil, err
+			if d := env.Components[key].LocalDisk; d != nil && d.StorageClass != "" && err == nil {
+				var p string
+				if p, err = diskClaimPatch(d); err == nil {
+					out = append(out, Patch{Patch: p, Kind: "Deployment", LabelSelector: labels.SelectorFromSet(env.PodLabels(key)).String()})
 				}
-				out = append(out, Patch{Patch: p, Kind: "Deployment", LabelSelector: sel})
 			}
 		}
 	}
 	if pc := r.PriorityClassName; pc != "" {
 		// A dependency chart without a key for it: every StatefulSet of
 		// the release.
-		p, err := yaml.Marshal([]jsonPatchOp{{Op: "add", Path: "/spec/template/spec/priorityClassName", Value: pc}})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Patch{Patch: string(p), Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(r.Selector).String()})
+		jsonAdd("", "StatefulSet", labels.SelectorFromSet(r.Selector).String(), "/spec/template/spec/priorityClassName", pc)
 	}
-	if j := r.Jobs; j != nil {
-		// Pods of a chart's Jobs that carry no labels (the Pulsar chart's
-		// initialisation Jobs) get their release's, so that the
-		// NetworkPolicies let them reach their release's members, and the
-		// environment's placement, which the chart has no keys for.
-		tmpl := map[string]any{}
-		if len(j.Labels) > 0 {
-			tmpl["metadata"] = map[string]any{"labels": j.Labels}
-		}
-		spec := map[string]any{}
-		if len(j.Placement.NodeSelector) > 0 {
-			spec["nodeSelector"] = j.Placement.NodeSelector
-		}
-		if t := generators.Tolerations(j.Placement); len(t) > 0 {
-			spec["tolerations"] = t
-		}
-		if j.Placement.PriorityClassName != "" {
-			spec["priorityClassName"] = j.Placement.PriorityClassName
-		}
-		if len(spec) > 0 {
-			tmpl["spec"] = spec
-		}
-		if len(tmpl) > 0 {
-			p, err := yaml.Marshal(map[string]any{
-				"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "initialize"},
-				"spec": map[string]any{"template": tmpl},
-			})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, Patch{Patch: string(p), Group: "batch", Kind: "Job", LabelSelector: labels.SelectorFromSet(j.Selector).String()})
+	if j := r.Jobs; j != nil && err == nil {
+		var p string
+		if p, err = jobPodsPatch(j); err == nil && p != "" {
+			out = append(out, Patch{Patch: p, Group: "batch", Kind: "Job", LabelSelector: labels.SelectorFromSet(j.Selector).String()})
 		}
 	}
 	for _, h := range r.Harden {
-		p, err := hardeningPatch(h)
 		if err != nil {
-			return nil, err
+			break
 		}
-		out = append(out, Patch{Patch: p, Group: h.Group, Kind: h.Kind, LabelSelector: labels.SelectorFromSet(h.Labels).String()})
+		var p string
+		if p, err = hardeningPatch(h); err == nil {
+			out = append(out, Patch{Patch: p, Group: h.Group, Kind: h.Kind, LabelSelector: labels.SelectorFromSet(h.Labels).String()})
+		}
 	}
 	for _, sel := range r.ZoneSpread {
-		p, err := yaml.Marshal([]jsonPatchOp{{
-			Op: "add", Path: "/spec/template/spec/topologySpreadConstraints",
-			Value: []corev1.TopologySpreadConstraint{generators.ZoneSpread(r.ZoneLabel, sel, corev1.DoNotSchedule)},
-		}})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Patch{Patch: string(p), Kind: "StatefulSet", LabelSelector: labels.SelectorFromSet(sel).String()})
+		jsonAdd("", "StatefulSet", labels.SelectorFromSet(sel).String(), "/spec/template/spec/topologySpreadConstraints",
+			[]corev1.TopologySpreadConstraint{generators.ZoneSpread(r.ZoneLabel, sel, corev1.DoNotSchedule)})
 	}
-	return out, nil
+	return out, err
+}
+
+// jobPodsPatch gives the pods of a chart's Jobs that carry no labels (the
+// Pulsar chart's initialisation Jobs) their release's, so that the
+// NetworkPolicies let them reach their release's members, and the
+// environment's placement, which the chart has no keys for. A strategic
+// merge patch; "" when there is nothing to set.
+func jobPodsPatch(j *JobPods) (string, error) {
+	tmpl := map[string]any{}
+	if len(j.Labels) > 0 {
+		tmpl["metadata"] = map[string]any{"labels": j.Labels}
+	}
+	spec := map[string]any{}
+	if len(j.Placement.NodeSelector) > 0 {
+		spec["nodeSelector"] = j.Placement.NodeSelector
+	}
+	if t := generators.Tolerations(j.Placement); len(t) > 0 {
+		spec["tolerations"] = t
+	}
+	if j.Placement.PriorityClassName != "" {
+		spec["priorityClassName"] = j.Placement.PriorityClassName
+	}
+	if len(spec) > 0 {
+		tmpl["spec"] = spec
+	}
+	if len(tmpl) == 0 {
+		return "", nil
+	}
+	b, err := yaml.Marshal(map[string]any{
+		"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "initialize"},
+		"spec": map[string]any{"template": tmpl},
+	})
+	return string(b), err
 }
 
 // diskClaimPatch turns the chart's query node "disk" emptyDir

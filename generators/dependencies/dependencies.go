@@ -52,24 +52,22 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 		case "pulsar":
 			err = add("pulsar", m.Chart, pulsarValues(env, m))
 			if err == nil {
+				r := &releases[len(releases)-1]
+				release := env.DependencyPodLabels("pulsar", "")
 				// The Pulsar chart has no key for a priority class: a patch
 				// of its StatefulSets.
-				releases[len(releases)-1].PriorityClassName = env.Placement.PriorityClassName
-				releases[len(releases)-1].Selector = map[string]string{"app": "pulsar", "release": env.Release + "-pulsar"}
+				r.PriorityClassName, r.Selector = env.Placement.PriorityClassName, release
 				// Its initialisation Jobs' pods have no labels at all
 				// (templates/pulsar-cluster-initialize.yaml and
 				// bookkeeper-cluster-initialize.yaml): with NetworkPolicies
 				// they would never reach ZooKeeper. Nor have they keys for
 				// tolerations or a priority class.
-				release := map[string]string{"app": "pulsar", "release": env.Release + "-pulsar"}
-				jobs := &delivery.JobPods{Selector: release, Placement: env.Placement}
+				r.Jobs = &delivery.JobPods{Selector: release, Placement: env.Placement}
 				if env.NetworkPolicies.Enabled {
-					jobs.Labels = release
+					r.Jobs.Labels = release
 				}
-				releases[len(releases)-1].Jobs = jobs
-				releases[len(releases)-1].Harden = pulsarHardening(env)
-				// Nor has the Pulsar chart.
-				r := &releases[len(releases)-1]
+				r.Harden = pulsarHardening(env)
+				// Nor has it a key for spread constraints.
 				for _, c := range []string{"zookeeper", "bookie", "broker", "proxy"} {
 					spreadByPostRender(env, r, env.DependencyPodLabels("pulsar", c))
 				}
@@ -343,9 +341,8 @@ func minioBuckets(env *model.Environment) []Bucket {
 // minioHardening: the MinIO chart 8.0.17 sets only UID, GID and fsGroup
 // (templates/statefulset.yaml): one container.
 func minioHardening(env *model.Environment) []delivery.Hardening {
-	release := env.Release + "-minio"
 	return []delivery.Hardening{
-		{Group: "apps", Kind: "StatefulSet", Labels: map[string]string{"app": "minio", "release": release}, Main: 1},
+		{Group: "apps", Kind: "StatefulSet", Labels: env.DependencyPodLabels("minio", ""), Main: 1},
 	}
 }
 
@@ -355,12 +352,11 @@ func minioHardening(env *model.Environment) []delivery.Hardening {
 // init containers wait for ZooKeeper, BookKeeper or the brokers, or verify
 // the cluster id. The image's USER is 10000 (profiles.Pulsar).
 func pulsarHardening(env *model.Environment) []delivery.Hardening {
-	release := env.Release + "-pulsar"
 	set := func(component string, init int) delivery.Hardening {
-		return delivery.Hardening{Group: "apps", Kind: "StatefulSet", Labels: map[string]string{"app": "pulsar", "release": release, "component": component}, Init: init, Main: 1}
+		return delivery.Hardening{Group: "apps", Kind: "StatefulSet", Labels: env.DependencyPodLabels("pulsar", component), Init: init, Main: 1}
 	}
 	job := func(component string, init int) delivery.Hardening {
-		return delivery.Hardening{Group: "batch", Kind: "Job", Labels: map[string]string{"app": "pulsar", "release": release, "component": component}, Init: init, Main: 1}
+		return delivery.Hardening{Group: "batch", Kind: "Job", Labels: env.DependencyPodLabels("pulsar", component), Init: init, Main: 1}
 	}
 	return []delivery.Hardening{
 		set("zookeeper", 0), set("bookie", 1), set("recovery", 1), set("broker", 2), set("proxy", 2),

@@ -107,14 +107,9 @@ func HelmTemplate(t testing.TB, r Rendered) []byte {
 // directory of a release that Argo CD renders through a kustomization.
 // Missing, it is nil.
 func (r Rendered) Values(name string) []byte {
-	return ValuesOf(r.Files, name)
-}
-
-// ValuesOf is Rendered.Values of a file set.
-func ValuesOf(files render.FileSet, name string) []byte {
-	for _, p := range files.Paths() {
+	for _, p := range r.Files.Paths() {
 		if p == name || (strings.HasSuffix(p, "/"+name) && !strings.HasPrefix(p, "restore/")) {
-			return files[p]
+			return r.Files[p]
 		}
 	}
 	return nil

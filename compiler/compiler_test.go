@@ -103,52 +103,60 @@ var credentialEnv = regexp.MustCompile(`(ACCESS_KEY|SECRET|PASSWORD|AUTHPARAMS)`
 func TestNoSecretValueIsRendered(t *testing.T) {
 	_, all := loadAll(t)
 	for env, files := range all {
-		for p, b := range files {
-			if bytes.Contains(b, []byte("kind: Secret\n")) {
-				t.Errorf("%s/%s renders a Secret", env, p)
-			}
-			// An ExternalSecret's "secretKey" names a key of the Secret it
-			// makes; strict decoding into our type proves it carries no
-			// template (the one place it could hold a value).
-			external := bytes.Contains(b, []byte("\nkind: ExternalSecret\n"))
-			if external {
-				var x secrets.ExternalSecret
-				if err := yaml.UnmarshalStrict(b, &x); err != nil {
-					t.Errorf("%s/%s: %v", env, p, err)
-				}
-			}
-			for _, known := range []string{"minioadmin", "accessKey:", "secretKey:", "password:"} {
-				if external && known == "secretKey:" {
-					continue
-				}
-				if bytes.Contains(b, []byte(known)) {
-					t.Errorf("%s/%s contains %q", env, p, known)
-				}
-			}
-		}
-		var v helmvalues.Values
-		if err := yaml.UnmarshalStrict(files["values.yaml"], &v); err != nil {
-			t.Fatalf("%s: values.yaml does not round-trip into the typed values: %v", env, err)
-		}
-		for _, c := range []*helmvalues.Component{v.Proxy, v.QueryNode, v.DataNode, v.IndexNode, v.MixCoordinator, v.StreamingNode, v.RootCoordinator, v.QueryCoordinator, v.DataCoordinator} {
-			if c == nil {
-				continue
-			}
-			for _, e := range c.ExtraEnv {
-				if credentialEnv.MatchString(e.Name) && (e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
-					t.Errorf("%s: %s must come from a secretKeyRef", env, e.Name)
-				}
-			}
-		}
+		checkRendered(t, env, files)
 	}
 }
 
-func TestOneObjectPerFile(t *testing.T) {
-	_, all := loadAll(t)
-	for env, files := range all {
-		for p, b := range files {
-			if strings.Count(string(b), "\n---") > 0 {
-				t.Errorf("%s/%s holds more than one document", env, p)
+// exponent is a YAML number in exponent notation, which Kubernetes
+// quantities and Milvus' configuration parser read differently or not at
+// all.
+var exponent = regexp.MustCompile(`(?m):\s+-?[0-9.]+[eE][+-]?[0-9]+\s*$`)
+
+// checkRendered checks what every accepted environment's overlay must be:
+// one object per file, no Secret and no secret value, credentials in the
+// values only through secretKeyRefs, no number in exponent notation.
+func checkRendered(t *testing.T, env string, files render.FileSet) {
+	t.Helper()
+	for p, b := range files {
+		if strings.Count(string(b), "\n---") > 0 {
+			t.Errorf("%s/%s holds more than one document", env, p)
+		}
+		if m := exponent.Find(b); m != nil {
+			t.Errorf("%s/%s has a number in exponent notation: %s", env, p, m)
+		}
+		if bytes.Contains(b, []byte("kind: Secret\n")) {
+			t.Errorf("%s/%s renders a Secret", env, p)
+		}
+		// An ExternalSecret's "secretKey" names a key of the Secret it
+		// makes; strict decoding into our type proves it carries no
+		// template (the one place it could hold a value).
+		external := bytes.Contains(b, []byte("\nkind: ExternalSecret\n"))
+		if external {
+			var x secrets.ExternalSecret
+			if err := yaml.UnmarshalStrict(b, &x); err != nil {
+				t.Errorf("%s/%s: %v", env, p, err)
+			}
+		}
+		for _, known := range []string{"minioadmin", "accessKey:", "secretKey:", "password:"} {
+			if external && known == "secretKey:" {
+				continue
+			}
+			if bytes.Contains(b, []byte(known)) {
+				t.Errorf("%s/%s contains %q", env, p, known)
+			}
+		}
+	}
+	var v helmvalues.Values
+	if err := yaml.UnmarshalStrict(files["values.yaml"], &v); err != nil {
+		t.Fatalf("%s: values.yaml does not round-trip into the typed values: %v", env, err)
+	}
+	for _, c := range []*helmvalues.Component{v.Proxy, v.QueryNode, v.DataNode, v.IndexNode, v.MixCoordinator, v.StreamingNode, v.RootCoordinator, v.QueryCoordinator, v.DataCoordinator} {
+		if c == nil {
+			continue
+		}
+		for _, e := range c.ExtraEnv {
+			if credentialEnv.MatchString(e.Name) && (e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
+				t.Errorf("%s: %s must come from a secretKeyRef", env, e.Name)
 			}
 		}
 	}

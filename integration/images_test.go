@@ -64,30 +64,39 @@ func podSpecs(t *testing.T, source string, objs []*unstructured.Unstructured) ma
 	return out
 }
 
-// everyPod renders everything an environment runs: the Milvus chart and
+// everyObject renders everything an environment runs: the Milvus chart and
 // each managed dependency's chart through the real helm CLI, with the
 // patches its HelmRelease post-renders or its Argo CD kustomization
 // applies (through kustomize), and the overlay's own objects (the restore
-// Job included).
-func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[string]corev1.PodTemplateSpec {
+// Job included). Objects are keyed by source ("milvus chart", "etcd
+// chart", ..., "overlay").
+func everyObject(t *testing.T, helm, shared, depCharts string, r rendered) map[string][]*unstructured.Unstructured {
 	t.Helper()
 	env := r.Env
 	chart := filepath.Join(shared, "charts", fmt.Sprintf("milvus-%s.tgz", env.Milvus.Chart.Version))
 	stream := run(t, helm, "template", env.Release, chart, "--namespace", env.Namespace, "--kube-version", "v1.37.2",
 		"--values", writeTemp(t, "values.yaml", r.Values("values.yaml")))
-	pods := podSpecs(t, "milvus chart", decodeAll(t, patched(t, r, env.Release, stream)))
+	out := map[string][]*unstructured.Unstructured{"milvus chart": decodeAll(t, patched(t, r, env.Release, stream))}
 	for _, dep := range []string{"etcd", "minio", "kafka", "pulsar"} {
 		values := r.Values("values-" + dep + ".yaml")
 		if values == nil {
 			continue
 		}
 		c := templateDependency(t, helm, depCharts, dep, env, values, "")
-		for k, v := range podSpecs(t, dep+" chart", decodeAll(t, patched(t, r, env.Release+"-"+dep, c.raw))) {
+		out[dep+" chart"] = decodeAll(t, patched(t, r, env.Release+"-"+dep, c.raw))
+	}
+	out["overlay"] = decodeOverlay(t, r)
+	return out
+}
+
+// everyPod is the pod template of every workload everyObject renders.
+func everyPod(t *testing.T, helm, shared, depCharts string, r rendered) map[string]corev1.PodTemplateSpec {
+	t.Helper()
+	pods := map[string]corev1.PodTemplateSpec{}
+	for source, objs := range everyObject(t, helm, shared, depCharts, r) {
+		for k, v := range podSpecs(t, source, objs) {
 			pods[k] = v
 		}
-	}
-	for k, v := range podSpecs(t, "overlay", decodeOverlay(t, r)) {
-		pods[k] = v
 	}
 	if len(pods) == 0 {
 		t.Fatal("no pods rendered")

@@ -261,6 +261,7 @@ type Service struct {
 	Type                     string            `json:"type"`
 	Annotations              map[string]string `json:"annotations"`
 	LoadBalancerSourceRanges []string          `json:"loadBalancerSourceRanges"`
+	PublicSourceRanges       bool              `json:"publicSourceRanges"`
 }
 
 // Log is Milvus' log level and format.

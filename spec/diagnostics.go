@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -90,6 +91,10 @@ func diagnose(err error, user cue.Value) []Diagnostic {
 			continue
 		}
 		if m := conflictRE.FindStringSubmatch(msg); m != nil && d.Path != "" {
+			// Two values the user wrote in different places: name both.
+			if also := otherPlaces(d, cueerrors.Positions(e)); also != "" {
+				d.Msg += " (also set at " + also + ")"
+			}
 			g := get(d)
 			if d.File != "" && g.first.File == "" {
 				g.first = d
@@ -151,6 +156,24 @@ func setPos(d *Diagnostic, positions []token.Pos) {
 	}
 }
 
+// otherPlaces are the positions in the user's files, other than the
+// diagnostic's own, that an error names, as "file:line:col, ...".
+func otherPlaces(d Diagnostic, positions []token.Pos) string {
+	var out []string
+	seen := map[string]bool{fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Col): true}
+	for _, p := range positions {
+		if !p.IsValid() || strings.HasPrefix(p.Filename(), "schema/") {
+			continue
+		}
+		at := fmt.Sprintf("%s:%d:%d", relPath(p.Filename()), p.Line(), p.Column())
+		if !seen[at] {
+			seen[at] = true
+			out = append(out, at)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // userPos moves a diagnostic that only has a schema position (the user did
 // not write the field, e.g. a required list left empty) to the closest
 // enclosing field the user did write.
@@ -159,15 +182,28 @@ func userPos(d *Diagnostic, user cue.Value, path []string) {
 		return
 	}
 	for n := len(path); n >= 2; n-- {
-		sels := make([]cue.Selector, 0, n-2)
-		for _, p := range path[2:n] {
-			sels = append(sels, cue.Str(p))
-		}
-		if v := user.LookupPath(cue.MakePath(sels...)); v.Exists() && v.Pos().IsValid() {
+		if v := lookupUser(user, path[2:n]); v.Exists() && v.Pos().IsValid() {
 			setPos(d, []token.Pos{v.Pos()})
 			return
 		}
 	}
+}
+
+// lookupUser finds a path of field names in the user's value; a segment
+// that is a number is a list index when the value there is a list.
+func lookupUser(user cue.Value, path []string) cue.Value {
+	v := user
+	for _, p := range path {
+		if i, err := strconv.Atoi(p); err == nil && v.IncompleteKind() == cue.ListKind {
+			v = v.LookupPath(cue.MakePath(cue.Index(i)))
+		} else {
+			v = v.LookupPath(cue.MakePath(cue.Str(p)))
+		}
+		if !v.Exists() {
+			return v
+		}
+	}
+	return v
 }
 
 // userValue is the concrete value the user wrote at an error path
@@ -176,11 +212,7 @@ func userValue(user cue.Value, path []string) string {
 	if !user.Exists() || len(path) < 2 {
 		return ""
 	}
-	sels := make([]cue.Selector, 0, len(path)-2)
-	for _, p := range path[2:] {
-		sels = append(sels, cue.Str(p))
-	}
-	v := user.LookupPath(cue.MakePath(sels...))
+	v := lookupUser(user, path[2:])
 	if !v.Exists() || !v.IsConcrete() {
 		return ""
 	}

@@ -9,16 +9,21 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
 
 	"github.com/milvus-gitops/milvusgen/analysis"
 	"github.com/milvus-gitops/milvusgen/milvuskeys"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/naming"
 	"github.com/milvus-gitops/milvusgen/profiles"
 	"github.com/milvus-gitops/milvusgen/schema"
 )
@@ -72,6 +77,9 @@ func loadFiles(files []string) (*Set, error) {
 			rel[i] = "." + string(filepath.Separator) + rel[i]
 		}
 	}
+	if diags := onePackage(rel); len(diags) > 0 {
+		return nil, &Error{Diags: diags}
+	}
 	insts := load.Instances(rel, &load.Config{})
 	if len(insts) != 1 {
 		return nil, fmt.Errorf("expected one CUE package in %s, got %d", filepath.Dir(rel[0]), len(insts))
@@ -79,9 +87,15 @@ func loadFiles(files []string) (*Set, error) {
 	if insts[0].Err != nil {
 		return nil, &Error{Diags: diagnose(insts[0].Err, cue.Value{})}
 	}
+	if diags := shapeLimits(insts[0].Files); len(diags) > 0 {
+		return nil, &Error{Diags: diags}
+	}
 	ov := ctx.BuildInstance(insts[0])
 	if ov.Err() != nil {
 		return nil, &Error{Diags: diagnose(ov.Err(), cue.Value{})}
+	}
+	if diags := topLevel(ov); len(diags) > 0 {
+		return nil, &Error{Diags: diags}
 	}
 	s := &Set{ctx: ctx, schema: sv, overlays: ov, files: map[string]string{}}
 	envs := ov.LookupPath(cue.ParsePath("environments"))
@@ -101,6 +115,63 @@ func loadFiles(files []string) (*Set, error) {
 	}
 	sort.Strings(s.names)
 	return s, nil
+}
+
+// onePackage refuses overlay files of different packages at their
+// package clause (the loader says only that it found two, without a
+// position).
+func onePackage(files []string) []Diagnostic {
+	var diags []Diagnostic
+	var first, firstFile string
+	for _, f := range files {
+		file, err := parser.ParseFile(f, nil, parser.PackageClauseOnly)
+		if err != nil {
+			continue // the loader reports syntax errors, positioned
+		}
+		name := file.PackageName()
+		if firstFile == "" {
+			first, firstFile = name, f
+			continue
+		}
+		if name != first {
+			d := Diagnostic{Msg: fmt.Sprintf("package %q: every overlay file is one package, and %s is package %q", name, relPath(firstFile), first)}
+			pos := file.Pos()
+			for _, decl := range file.Decls {
+				if p, ok := decl.(*ast.Package); ok {
+					pos = p.Name.Pos()
+				}
+			}
+			setPos(&d, []token.Pos{pos})
+			if d.File == "" {
+				d.File, d.Line, d.Col = relPath(f), 1, 1
+			}
+			diags = append(diags, d)
+		}
+	}
+	return diags
+}
+
+// topLevel refuses a regular top-level field other than environments in
+// any overlay file: CUE would keep it without a word, so a misspelt
+// "enviroments" would silently drop the environment it defines. Hidden
+// fields (_ha) and definitions (#X) are the overlays' own helpers.
+func topLevel(ov cue.Value) []Diagnostic {
+	it, err := ov.Fields()
+	if err != nil {
+		return diagnose(err, cue.Value{})
+	}
+	var diags []Diagnostic
+	for it.Next() {
+		name := it.Selector().Unquoted()
+		if name == "environments" {
+			continue
+		}
+		d := Diagnostic{Path: name, Msg: unknownMsg(name, []string{"environments"}) +
+			" (an overlay file defines environments: <name>: {...}, helpers as _name or #Name)"}
+		setPos(&d, []token.Pos{it.Value().Pos()})
+		diags = append(diags, d)
+	}
+	return diags
 }
 
 func loadSchema(ctx *cue.Context) (cue.Value, error) {
@@ -127,14 +198,22 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if diags := s.numbers(name, v); len(diags) > 0 {
+		return nil, &Error{Diags: dedupe(diags)}
+	}
 	var env model.Environment
 	if err := v.Decode(&env); err != nil {
 		return nil, fmt.Errorf("environment %s: decode: %w", name, err)
 	}
-	diags := s.failureDomains(name, &env)
+	diags := s.metadata(name, v)
+	diags = append(diags, s.failureDomains(name, &env)...)
 	diags = append(diags, s.backupIdentity(name, &env)...)
 	diags = append(diags, s.imageIdentity(name, &env)...)
 	diags = append(diags, s.milvusKeys(name, &env)...)
+	diags = append(diags, s.derivedNames(name, &env)...)
+	diags = append(diags, s.sourceRanges(name, &env)...)
+	diags = append(diags, s.backupSchedule(name, &env)...)
+	diags = append(diags, s.values(name, v, &env)...)
 	if len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
@@ -208,6 +287,7 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 	}
 	var diags []Diagnostic
 	blocked := s.ownedExtraKeys()
+	unknown := 0
 	for _, key := range milvuskeys.Leaves(env.Config.Extra) {
 		if schemaKey, msg, ok := owned(blocked, key); ok {
 			// The schema refuses these keys as nested maps; Milvus reads
@@ -223,14 +303,26 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 		if known.Known(key) {
 			continue
 		}
+		// Past a screenful, the rest are counted, not listed (nor looked
+		// up for a suggestion, which costs a scan of every known key).
+		if unknown++; unknown > maxUnknownKeys {
+			continue
+		}
 		msg := fmt.Sprintf("Milvus %s reads no configuration key %s (%s)", env.Milvus.Line, key, known.Source)
 		if hint := known.Suggest(key); hint != "" {
 			msg += fmt.Sprintf("; did you mean %s?", hint)
 		}
 		diags = append(diags, s.positioned(name, "config.extra."+key, msg)...)
 	}
+	if unknown > maxUnknownKeys {
+		diags = append(diags, s.positioned(name, "config.extra",
+			fmt.Sprintf("and %d more keys Milvus %s does not read", unknown-maxUnknownKeys, env.Milvus.Line))...)
+	}
 	return diags
 }
+
+// maxUnknownKeys is how many unknown config.extra keys are listed.
+const maxUnknownKeys = 20
 
 // ownedExtraKeys are the config.extra keys the schema refuses (#Extra:
 // secrets, and keys a typed field or a dependency owns), with the schema's
@@ -278,12 +370,46 @@ func owned(blocked map[string][2]string, key string) (schemaKey, msg string, ok 
 	return "", "", false
 }
 
-// positioned is a diagnostic at a spec field, positioned where the user
-// wrote it or at the closest enclosing field they wrote.
+// derivedNames refuses a name, namespace or release from which a name
+// Kubernetes, Helm or Flux would refuse is derived (package naming),
+// positioned at the field to shorten.
+func (s *Set) derivedNames(name string, env *model.Environment) []Diagnostic {
+	userRelease := s.overlays.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(name), cue.Str("release"))).Exists()
+	var diags []Diagnostic
+	for _, v := range naming.Check(env, userRelease) {
+		field := v.Field
+		if field == "name" {
+			// The name is the environment's key: positioned there.
+			field = ""
+		}
+		diags = append(diags, s.positioned(name, field, v.Msg)...)
+	}
+	return diags
+}
+
+// positioned is a diagnostic at a spec field (dotted), positioned where
+// the user wrote it or at the closest enclosing field they wrote.
 func (s *Set) positioned(name, field, msg string) []Diagnostic {
+	var path []string
+	if field != "" {
+		path = strings.Split(field, ".")
+	}
+	return s.positionedAt(name, path, msg)
+}
+
+// positionedAt is positioned for a field given as its path of field names
+// (which may contain dots: label keys), shown quoted where CUE needs it.
+func (s *Set) positionedAt(name string, field []string, msg string) []Diagnostic {
 	user := s.overlays.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(name)))
-	path := append([]string{"environments", name}, strings.Split(field, ".")...)
-	d := Diagnostic{Path: strings.Join(path, "."), Msg: msg, File: "schema/"}
+	path := append([]string{"environments", name}, field...)
+	shown := make([]string, len(path))
+	for i, p := range path {
+		shown[i] = p
+		if i > 1 && strings.ContainsAny(p, "./: \"") {
+			shown[i] = strconv.Quote(p)
+		}
+	}
+	d := Diagnostic{Path: strings.Join(shown, "."), Msg: msg, File: "schema/"}
 	userPos(&d, user, path)
 	if strings.HasPrefix(d.File, "schema/") {
 		d.File = ""

@@ -309,12 +309,6 @@ func TestValidationErrors(t *testing.T) {
 			wantMsg:  "MaxRunes(53)",
 		},
 		{
-			name:     "production is not open to the internet",
-			edit:     extra(`production: true, service: {type: "LoadBalancer", loadBalancerSourceRanges: ["0.0.0.0/0"]} // HERE`),
-			wantPath: "environments.t.service.loadBalancerSourceRanges.0",
-			wantMsg:  `invalid value "0.0.0.0/0"`,
-		},
-		{
 			name:     "source ranges are CIDRs",
 			edit:     extra(`service: {type: "LoadBalancer", loadBalancerSourceRanges: ["999.1.1.1/99"]} // HERE`),
 			wantPath: "environments.t.service.loadBalancerSourceRanges.0",
@@ -372,7 +366,7 @@ func TestValidationErrors(t *testing.T) {
 			name:     "a schedule is five cron fields",
 			edit:     extra(`backup: {enabled: true, storage: bucket: "backups", schedule: "daily"} // HERE`),
 			wantPath: "environments.t.backup.schedule",
-			wantMsg:  `invalid value "daily"`,
+			wantMsg:  `"daily" is not a cron schedule`,
 		},
 		{
 			name:     "alerts need the metrics endpoint",

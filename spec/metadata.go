@@ -1,0 +1,139 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// The spec fields that become Kubernetes label keys and values or
+// annotation keys. The schema types them as strings; Kubernetes' own
+// validation (k8s.io/apimachinery/pkg/util/validation) decides, so that
+// what `gen vet` accepts is exactly what the API server accepts. "*" is
+// any field or list element.
+var (
+	labelMaps = []string{
+		"labels", "monitoring.operatorLabels", "networkPolicies.prometheusPodLabels",
+		"placement.nodeSelector", "components.*.placement.nodeSelector",
+	}
+	annotationMaps = []string{
+		"components.*.annotations", "service.annotations", "serviceAccount.annotations",
+		"backup.serviceAccount.annotations",
+	}
+	labelKeys = []string{
+		"topology.zoneLabel", "topology.hostnameLabel",
+		"placement.tolerations.*.key", "components.*.placement.tolerations.*.key",
+	}
+	labelValues = []string{
+		"topology.zones.*",
+		"placement.tolerations.*.value", "components.*.placement.tolerations.*.value",
+	}
+)
+
+// metadata checks the label and annotation fields of an environment.
+func (s *Set) metadata(name string, v cue.Value) []Diagnostic {
+	var diags []Diagnostic
+	add := func(at []string, msg string) {
+		diags = append(diags, s.positionedAt(name, at, msg)...)
+	}
+	for _, p := range labelMaps {
+		eachMatch(v, strings.Split(p, "."), nil, func(at []string, m cue.Value) {
+			eachField(m, func(key string, val cue.Value) {
+				k := append(at, key)
+				if errs := validation.IsQualifiedName(key); len(errs) > 0 {
+					add(k, fmt.Sprintf("label key %q: %s", key, strings.Join(errs, "; ")))
+				}
+				if s, err := val.String(); err == nil {
+					if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
+						add(k, fmt.Sprintf("label value %q: %s", s, strings.Join(errs, "; ")))
+					}
+				}
+			})
+		})
+	}
+	for _, p := range annotationMaps {
+		eachMatch(v, strings.Split(p, "."), nil, func(at []string, m cue.Value) {
+			size := 0
+			eachField(m, func(key string, val cue.Value) {
+				s, _ := val.String()
+				size += len(key) + len(s)
+				// The API server lowercases the key before this check
+				// (apimachinery's ValidateAnnotations).
+				if errs := validation.IsQualifiedName(strings.ToLower(key)); len(errs) > 0 {
+					add(append(at, key), fmt.Sprintf("annotation key %q: %s", key, strings.Join(errs, "; ")))
+				}
+			})
+			// ValidateAnnotations: all annotations together at most 256 KiB.
+			if size > 256*1024 {
+				add(at, fmt.Sprintf("annotations total %d bytes; Kubernetes allows %d", size, 256*1024))
+			}
+		})
+	}
+	for _, p := range labelKeys {
+		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+			if s, err := x.String(); err == nil {
+				if errs := validation.IsQualifiedName(s); len(errs) > 0 {
+					add(at, fmt.Sprintf("label key %q: %s", s, strings.Join(errs, "; ")))
+				}
+			}
+		})
+	}
+	for _, p := range labelValues {
+		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+			s, err := x.String()
+			if err != nil {
+				return
+			}
+			if s == "" && strings.HasPrefix(p, "topology.zones") {
+				add(at, "an empty zone: every zone is the value of the zone label on some nodes")
+				return
+			}
+			if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
+				add(at, fmt.Sprintf("label value %q: %s", s, strings.Join(errs, "; ")))
+			}
+		})
+	}
+	return diags
+}
+
+// eachMatch calls fn for every value of v at pattern ("*" matches any
+// field or list element), with the concrete path it found.
+func eachMatch(v cue.Value, pattern, at []string, fn func(at []string, x cue.Value)) {
+	if !v.Exists() {
+		return
+	}
+	if len(pattern) == 0 {
+		fn(append([]string(nil), at...), v)
+		return
+	}
+	head, rest := pattern[0], pattern[1:]
+	if head != "*" {
+		eachMatch(v.LookupPath(cue.MakePath(cue.Str(head))), rest, append(at, head), fn)
+		return
+	}
+	switch v.IncompleteKind() {
+	case cue.ListKind:
+		it, err := v.List()
+		if err != nil {
+			return
+		}
+		for i := 0; it.Next(); i++ {
+			eachMatch(it.Value(), rest, append(at, fmt.Sprint(i)), fn)
+		}
+	case cue.StructKind:
+		eachField(v, func(k string, x cue.Value) { eachMatch(x, rest, append(at, k), fn) })
+	}
+}
+
+// eachField calls fn for every regular field of a struct, in order.
+func eachField(v cue.Value, fn func(key string, x cue.Value)) {
+	it, err := v.Fields()
+	if err != nil {
+		return
+	}
+	for it.Next() {
+		fn(it.Selector().Unquoted(), it.Value())
+	}
+}

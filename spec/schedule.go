@@ -1,0 +1,89 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	// The IANA time zone database, embedded: a timeZone the machine's own
+	// database lacks is still known, so `gen vet` agrees across machines.
+	_ "time/tzdata"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// backupSchedule checks backup.schedule and backup.timeZone as the
+// CronJob API does (k8s.io/kubernetes pkg/apis/batch/validation: the
+// schedule parses with robfig/cron's ParseStandard, five fields or a
+// macro, without TZ=; the time zone loads from the IANA database and is
+// not "Local"), and that backup.staleAfterHours is longer than the
+// longest gap between two scheduled runs, or the staleness alert would
+// fire between two healthy backups.
+func (s *Set) backupSchedule(name string, env *model.Environment) []Diagnostic {
+	b := env.Backup
+	if !b.Enabled {
+		return nil
+	}
+	var diags []Diagnostic
+	if strings.Contains(b.Schedule, "TZ=") {
+		return s.positioned(name, "backup.schedule", "the time zone goes in backup.timeZone, not in the schedule (the CronJob API refuses TZ=)")
+	}
+	sched, err := cron.ParseStandard(b.Schedule)
+	if err != nil {
+		return s.positioned(name, "backup.schedule", fmt.Sprintf("%q is not a cron schedule (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @yearly): %v", b.Schedule, err))
+	}
+	loc, err := timeZone(b.TimeZone)
+	if err != nil {
+		return s.positioned(name, "backup.timeZone", err.Error())
+	}
+	gap, ok := longestGap(sched, loc)
+	if !ok {
+		return s.positioned(name, "backup.schedule", fmt.Sprintf("%q never runs", b.Schedule))
+	}
+	if time.Duration(b.StaleAfterHours)*time.Hour <= gap {
+		diags = append(diags, s.positioned(name, "backup.staleAfterHours",
+			fmt.Sprintf("%d hours is not longer than the longest gap between two scheduled backups (%s for %q in %s): the staleness alert would fire between healthy backups; use at least %d",
+				b.StaleAfterHours, gap, b.Schedule, b.TimeZone, int(gap.Hours())+2))...)
+	}
+	return diags
+}
+
+// timeZone loads an IANA zone name the way the CronJob API accepts it.
+func timeZone(name string) (*time.Location, error) {
+	if name == "" || strings.EqualFold(name, "Local") || strings.Contains(name, "..") || strings.HasPrefix(name, "/") {
+		return nil, fmt.Errorf("%q is not an IANA time zone name (e.g. Etc/UTC, Europe/Berlin)", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not in the IANA time zone database (e.g. Etc/UTC, Europe/Berlin, America/New_York)", name)
+	}
+	return loc, nil
+}
+
+// longestGap is the longest time between consecutive runs of a schedule
+// over eight years (leap days, and daylight saving in loc, included) from
+// a fixed start, so the result is the same on every run. ok is false for a
+// schedule that never runs (Feb 30).
+func longestGap(sched cron.Schedule, loc *time.Location) (gap time.Duration, ok bool) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, loc)
+	end := start.AddDate(8, 0, 0)
+	prev := sched.Next(start)
+	if prev.IsZero() {
+		return 0, false
+	}
+	// A schedule that runs often has short gaps: a bounded number of runs
+	// is enough to see every pattern of the calendar it names.
+	for i := 0; i < 200000 && prev.Before(end); i++ {
+		next := sched.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		gap = max(gap, next.Sub(prev))
+		prev = next
+	}
+	if gap == 0 {
+		return 0, false
+	}
+	return gap, true
+}

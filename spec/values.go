@@ -1,0 +1,122 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"cuelang.org/go/cue"
+	prommodel "github.com/prometheus/common/model"
+
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// numbers refuses every number of the environment that does not fit the
+// 64-bit integer or float it is decoded into (CUE's numbers are arbitrary
+// precision), positioned, before decoding would fail without a position
+// or a float would reach YAML as 1e+23.
+func (s *Set) numbers(name string, v cue.Value) []Diagnostic {
+	var diags []Diagnostic
+	var walk func(at []string, x cue.Value)
+	walk = func(at []string, x cue.Value) {
+		switch x.IncompleteKind() {
+		case cue.IntKind:
+			if _, err := x.Int64(); err != nil {
+				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v does not fit a 64-bit integer", x))...)
+			}
+		case cue.FloatKind, cue.NumberKind:
+			if f, err := x.Float64(); err != nil || math.IsInf(f, 0) {
+				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v does not fit a 64-bit float", x))...)
+			} else if f != 0 && (math.Abs(f) >= 1e15 || math.Abs(f) < 1e-6) {
+				// Within float64, but YAML would carry it in exponent
+				// notation, which Kubernetes quantities and Milvus'
+				// configuration parser read differently or not at all.
+				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v is out of range: a decimal number here must be between 0.000001 and 10^15", x))...)
+			}
+		case cue.StructKind:
+			eachField(x, func(k string, y cue.Value) { walk(append(at, k), y) })
+		case cue.ListKind:
+			it, err := x.List()
+			if err != nil {
+				return
+			}
+			for i := 0; it.Next(); i++ {
+				walk(append(at, strconv.Itoa(i)), it.Value())
+			}
+		}
+	}
+	walk(nil, v)
+	return diags
+}
+
+// Duration fields, by the parser of what reads them: Go's (Flux, Argo CD,
+// the verifier) or Prometheus' (no fractions; d, w and y units).
+var (
+	goDurations = []string{
+		"delivery.flux.interval", "delivery.flux.sourceInterval", "delivery.flux.timeout",
+		"delivery.argocd.retry.backoff.duration", "delivery.argocd.retry.backoff.maxDuration",
+		"verification.fault.window",
+	}
+	promDurations = []string{"monitoring.scrapeInterval", "monitoring.evaluationInterval", "monitoring.alerts.for"}
+	// hostPorts are "host:port" fields.
+	hostPorts = []string{"dependencies.etcd.endpoints.*", "dependencies.messageQueue.kafka.brokers.*", "monitoring.kubeStateMetrics"}
+)
+
+// prometheusScrapeTimeout is Prometheus' default scrape_timeout, which the
+// rendered scrape configuration keeps; Prometheus refuses a scrape
+// interval shorter than the timeout.
+const prometheusScrapeTimeout = 10 * time.Second
+
+// values checks what the schema types as strings but a program parses:
+// durations (positive, within what the reader accepts), ports (1-65535),
+// and the Milvus image tag against milvus.version.
+func (s *Set) values(name string, v cue.Value, env *model.Environment) []Diagnostic {
+	var diags []Diagnostic
+	add := func(at []string, msg string) { diags = append(diags, s.positionedAt(name, at, msg)...) }
+	for _, p := range goDurations {
+		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+			str, _ := x.String()
+			if d, err := time.ParseDuration(str); err != nil {
+				add(at, fmt.Sprintf("%q is not a duration: %v", str, err))
+			} else if d <= 0 {
+				add(at, fmt.Sprintf("%q: a duration here must be positive", str))
+			}
+		})
+	}
+	for _, p := range promDurations {
+		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+			str, _ := x.String()
+			d, err := prommodel.ParseDuration(str)
+			switch {
+			case err != nil:
+				add(at, fmt.Sprintf("%q is not a Prometheus duration (whole numbers of ms, s, m, h, d, w, y, e.g. 30s or 1h30m): %v", str, err))
+			case d <= 0:
+				add(at, fmt.Sprintf("%q: a duration here must be positive", str))
+			case p == "monitoring.scrapeInterval" && time.Duration(d) < prometheusScrapeTimeout:
+				add(at, fmt.Sprintf("%q is shorter than Prometheus' scrape timeout (%s), which it must not be", str, prometheusScrapeTimeout))
+			}
+		})
+	}
+	for _, p := range hostPorts {
+		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+			str, _ := x.String()
+			_, port, err := net.SplitHostPort(str)
+			if err != nil {
+				add(at, fmt.Sprintf("%q is not host:port: %v", str, err))
+				return
+			}
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				add(at, fmt.Sprintf("%q: port %s is not in 1-65535", str, port))
+			}
+		})
+	}
+	// The tag is the image Milvus runs; the version is what the chart,
+	// the configuration keys and the image profile are chosen for.
+	if tag := env.Milvus.Image.Tag; tag != "v"+env.Milvus.Version && !strings.HasPrefix(tag, "v"+env.Milvus.Version+"-") {
+		add([]string{"milvus", "image", "tag"}, fmt.Sprintf("%q is not Milvus %s: the tag must be v%s (or v%s-<variant>); to run another version, set milvus.version", tag, env.Milvus.Version, env.Milvus.Version, env.Milvus.Version))
+	}
+	return diags
+}

@@ -47,6 +47,7 @@ func (e *Error) Error() string {
 }
 
 var (
+	maxRunesRE    = regexp.MustCompile(`\(does not satisfy strings\.MaxRunes\(([0-9]+)\)\)`)
 	conflictRE    = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
 	disjunctionRE = regexp.MustCompile(`^(\d+) errors in empty disjunction`)
 )
@@ -82,7 +83,7 @@ func diagnose(err error, user cue.Value) []Diagnostic {
 	}
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
-		msg := fmt.Sprintf(format, args...)
+		msg := maxRunesRE.ReplaceAllString(fmt.Sprintf(format, args...), "(longer than $1 characters)")
 		d := Diagnostic{Path: strings.Join(e.Path(), "."), Msg: msg}
 		setPos(&d, cueerrors.Positions(e))
 		userPos(&d, user, e.Path())

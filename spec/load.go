@@ -15,6 +15,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/parser"
@@ -87,6 +88,9 @@ func loadFiles(files []string) (*Set, error) {
 	if insts[0].Err != nil {
 		return nil, &Error{Diags: diagnose(insts[0].Err, cue.Value{})}
 	}
+	if diags := ignoredFiles(insts[0]); len(diags) > 0 {
+		return nil, &Error{Diags: diags}
+	}
 	if diags := shapeLimits(insts[0].Files); len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
@@ -151,6 +155,18 @@ func onePackage(files []string) []Diagnostic {
 	return diags
 }
 
+// ignoredFiles refuses overlay files the CUE loader leaves out (*_test.cue
+// files, files whose @if(...) attribute is false): what they define would
+// silently not exist.
+func ignoredFiles(inst *build.Instance) []Diagnostic {
+	var diags []Diagnostic
+	for _, f := range append(append([]*build.File(nil), inst.IgnoredFiles...), inst.OrphanedFiles...) {
+		diags = append(diags, Diagnostic{File: relPath(f.Filename), Line: 1, Col: 1,
+			Msg: "the CUE loader leaves this file out (a *_test.cue name or a false @if(...) attribute), so nothing it defines would exist: rename it or remove the attribute"})
+	}
+	return diags
+}
+
 // topLevel refuses a regular top-level field other than environments in
 // any overlay file: CUE would keep it without a word, so a misspelt
 // "enviroments" would silently drop the environment it defines. Hidden
@@ -161,6 +177,22 @@ func topLevel(ov cue.Value) []Diagnostic {
 		return diagnose(err, cue.Value{})
 	}
 	var diags []Diagnostic
+	// A helper (hidden field or definition) is the overlays' own, unless
+	// its name is a misspelt environments: then what it holds is dropped.
+	helpers, err := ov.Fields(cue.Hidden(true), cue.Definitions(true))
+	if err == nil {
+		for helpers.Next() {
+			sel := helpers.Selector()
+			if sel.IsDefinition() || sel.PkgPath() != "" || strings.HasPrefix(sel.String(), "_") {
+				bare := strings.TrimLeft(sel.String(), "_#")
+				if suggest(bare, []string{"environments"}) != "" || bare == "environments" {
+					d := Diagnostic{Path: sel.String(), Msg: fmt.Sprintf("%s is a helper CUE leaves out of the output, so the environments it defines are dropped; write environments: <name>: {...}", sel.String())}
+					setPos(&d, []token.Pos{helpers.Value().Pos()})
+					diags = append(diags, d)
+				}
+			}
+		}
+	}
 	for it.Next() {
 		name := it.Selector().Unquoted()
 		if name == "environments" {
@@ -214,6 +246,8 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	diags = append(diags, s.sourceRanges(name, &env)...)
 	diags = append(diags, s.backupSchedule(name, &env)...)
 	diags = append(diags, s.values(name, v, &env)...)
+	diags = append(diags, s.disruptionBudgets(name, &env)...)
+	diags = append(diags, s.verificationLoad(name, &env)...)
 	if len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
@@ -300,6 +334,13 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 			diags = append(diags, s.positioned(name, "config.extra."+key, what+": "+msg)...)
 			continue
 		}
+		if secretLeaf(key) {
+			// Below a free-form prefix (function.textEmbedding.providers.*,
+			// ...) Milvus reads any key: one named like a secret is one.
+			diags = append(diags, s.positioned(name, "config.extra."+key,
+				key+": a spec holds no secret value: name a credential (function providers take credential: <name>) and keep its value out of Git")...)
+			continue
+		}
 		if known.Known(key) {
 			continue
 		}
@@ -319,6 +360,19 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 			fmt.Sprintf("and %d more keys Milvus %s does not read", unknown-maxUnknownKeys, env.Milvus.Line))...)
 	}
 	return diags
+}
+
+// secretWords are the last key segments, as Milvus normalises them, that
+// name a secret value wherever they appear.
+var secretWords = map[string]bool{
+	"apikey": true, "secretkey": true, "secretaccesskey": true, "accesskeyid": true, "accesskey": true,
+	"password": true, "passwd": true, "token": true, "secret": true, "clientsecret": true,
+	"credentialjson": true, "privatekey": true, "authparams": true,
+}
+
+func secretLeaf(key string) bool {
+	segs := strings.Split(key, ".")
+	return secretWords[milvuskeys.Normalise(segs[len(segs)-1])]
 }
 
 // maxUnknownKeys is how many unknown config.extra keys are listed.
@@ -456,6 +510,13 @@ func (s *Set) Value(name string) (cue.Value, error) {
 		// them when nothing else is wrong), so the costlier pass runs here.
 		def := s.schema.LookupPath(cue.ParsePath("#Environment")).FillPath(cue.ParsePath("name"), name)
 		diags = append(diags, unknownFields(def, v, user, path, notAllowed)...)
+		// CUE reports a field the user left unset as an "incomplete value"
+		// or "unresolved disjunction", often at the environment or inside a
+		// schema helper that reads it: say which fields are unset instead.
+		if slices.ContainsFunc(diags, incomplete) {
+			diags = slices.DeleteFunc(diags, incomplete)
+			diags = append(diags, unsetFields(v, user, path)...)
+		}
 	}
 	if len(diags) > 0 {
 		// A field CUE evaluated inside (an error below it) is known, whatever
@@ -483,9 +544,82 @@ func (s *Set) Value(name string) (cue.Value, error) {
 		if len(own) > 0 {
 			diags = own
 		}
+		// The schema passes fields into its definitions (#namespace,
+		// #coordinators): an error there is the user's field's error again,
+		// at the same place. Keep the user's path.
+		internal := func(d Diagnostic) bool { return strings.Contains(d.Path, ".#") }
+		diags = slices.DeleteFunc(diags, func(d Diagnostic) bool {
+			return internal(d) && slices.ContainsFunc(diags, func(o Diagnostic) bool {
+				return !internal(o) && o.File == d.File && o.Line == d.Line && o.Col == d.Col
+			})
+		})
+		// A misspelt environment name makes a new, incomplete environment:
+		// say so next to what it lacks.
+		others := slices.DeleteFunc(slices.Clone(s.names), func(n string) bool { return n == name })
+		if near := suggest(name, others); near != "" {
+			d := Diagnostic{Path: path.String(), Msg: fmt.Sprintf("a new environment, not %q: if you meant %q, fix the name", near, near)}
+			setPos(&d, []token.Pos{user.Pos()})
+			diags = append(diags, d)
+		}
 		return cue.Value{}, &Error{Diags: dedupe(diags)}
 	}
 	return v, nil
+}
+
+// incomplete is a diagnostic about a value not yet known.
+func incomplete(d Diagnostic) bool {
+	return strings.HasPrefix(d.Msg, "incomplete value") || strings.HasPrefix(d.Msg, "unresolved disjunction") ||
+		strings.HasPrefix(d.Msg, "error in call to") || strings.Contains(d.Msg, "non-concrete value") ||
+		strings.HasPrefix(d.Msg, "invalid interpolation")
+}
+
+// unsetFields are the fields of v the user must still set: regular
+// fields whose value is a constraint, not a value, and not derived from
+// another field (a derived field is unset because what it reads is).
+func unsetFields(v, user cue.Value, at cue.Path) []Diagnostic {
+	var out []Diagnostic
+	var walk func(x cue.Value, path []string)
+	walk = func(x cue.Value, path []string) {
+		switch x.IncompleteKind() {
+		case cue.StructKind, cue.BottomKind:
+			// A struct with an error below it is bottom as a whole; its
+			// fields are still there.
+			if _, err := x.Fields(); err == nil {
+				eachField(x, func(k string, y cue.Value) { walk(y, append(path, k)) })
+			}
+			return
+		case cue.ListKind:
+			it, err := x.List()
+			if err != nil {
+				return
+			}
+			for i := 0; it.Next(); i++ {
+				walk(it.Value(), append(path, strconv.Itoa(i)))
+			}
+			return
+		}
+		if x.IsConcrete() {
+			return
+		}
+		if _, ok := x.Default(); ok {
+			return // it has a default: unresolved only because of another error
+		}
+		switch op, _ := x.Expr(); op {
+		case cue.CallOp, cue.InterpolationOp, cue.SelectorOp, cue.IndexOp, cue.AddOp, cue.SubtractOp, cue.MultiplyOp:
+			return // derived
+		}
+		full := append(strings.Split(at.String(), "."), path...)
+		d := Diagnostic{Path: strings.Join(full, "."), Msg: fmt.Sprintf("not set: it must be %v", x)}
+		userPos(&d, user, full)
+		if d.File == "" {
+			if p := user.Pos(); p.IsValid() {
+				d.File, d.Line, d.Col = relPath(p.Filename()), p.Line(), p.Column()
+			}
+		}
+		out = append(out, d)
+	}
+	walk(v, nil)
+	return out
 }
 
 // relPath makes a file name relative to the working directory when it is

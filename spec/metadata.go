@@ -134,6 +134,8 @@ func eachField(v cue.Value, fn func(key string, x cue.Value)) {
 		return
 	}
 	for it.Next() {
-		fn(it.Selector().Unquoted(), it.Value())
+		if sel := it.Selector(); sel.LabelType() == cue.StringLabel {
+			fn(sel.Unquoted(), it.Value())
+		}
 	}
 }

@@ -31,7 +31,12 @@ func (s *Set) backupSchedule(name string, env *model.Environment) []Diagnostic {
 	}
 	sched, err := cron.ParseStandard(b.Schedule)
 	if err != nil {
-		return s.positioned(name, "backup.schedule", fmt.Sprintf("%q is not a cron schedule (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @yearly): %v", b.Schedule, err))
+		why := err.Error()
+		// robfig/cron reports a bad name as Go's number parse error.
+		if i := strings.Index(why, "strconv.Atoi: parsing "); i >= 0 {
+			why = strings.TrimSuffix(why[i+len("strconv.Atoi: parsing "):], ": invalid syntax") + " is neither a number nor a name (JAN-DEC, SUN-SAT)"
+		}
+		return s.positioned(name, "backup.schedule", fmt.Sprintf("%q is not a cron schedule (five fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly, @yearly): %s", b.Schedule, why))
 	}
 	loc, err := timeZone(b.TimeZone)
 	if err != nil {

@@ -306,7 +306,7 @@ func TestValidationErrors(t *testing.T) {
 			name:     "Helm release names have 53 characters at most",
 			edit:     extra(`release: "milvus-a-very-long-release-name-that-helm-will-refuse-x" // HERE`),
 			wantPath: "environments.t.release",
-			wantMsg:  "MaxRunes(53)",
+			wantMsg:  "(longer than 53 characters)",
 		},
 		{
 			name:     "source ranges are CIDRs",
@@ -378,7 +378,7 @@ func TestValidationErrors(t *testing.T) {
 			name:     "the fault phase needs a second replica",
 			edit:     extra(`verification: {enabled: true, workload: replicas: 1} // HERE`),
 			wantPath: "environments.t.verification.workload.replicas",
-			wantMsg:  "invalid value 1 (out of bound >=2)",
+			wantMsg:  "the fault phase kills a query node while searching: load at least 2 replicas",
 		},
 		{
 			name:     "the verification data must fit in the verifier's memory",

@@ -14,6 +14,55 @@ import (
 	"github.com/milvus-gitops/milvusgen/model"
 )
 
+// disruptionBudgets refuses, in production, an availability.maxUnavailable
+// that would let a voluntary disruption (a node drain) take every pod of
+// a component: the budget must leave one running.
+func (s *Set) disruptionBudgets(name string, env *model.Environment) []Diagnostic {
+	a := env.Availability
+	if !env.Production || !a.PodDisruptionBudgets {
+		return nil
+	}
+	smallest, least := "", int32(0)
+	for _, c := range env.ComponentNames() {
+		if r := env.Components[c].Replicas; smallest == "" || r < least {
+			smallest, least = c, r
+		}
+	}
+	if smallest == "" || a.MaxUnavailable < least {
+		return nil
+	}
+	return s.positioned(name, "availability.maxUnavailable", fmt.Sprintf(
+		"%d lets a node drain take all %d pods of %s: a disruption budget must leave one running; use at most %d",
+		a.MaxUnavailable, least, smallest, least-1))
+}
+
+// verificationLoad: the verification loads one in-memory replica per
+// query node at most, and its fault phase, which kills fault.pods query
+// nodes, must leave one replica serving.
+func (s *Set) verificationLoad(name string, env *model.Environment) []Diagnostic {
+	v := env.Verification
+	if !v.Enabled {
+		return nil
+	}
+	var diags []Diagnostic
+	r := v.Workload.Replicas
+	if q := env.Components["queryNode"].Replicas; int32(r) > q {
+		diags = append(diags, s.positioned(name, "verification.workload.replicas", fmt.Sprintf(
+			"%d in-memory replicas need as many query nodes, and components.queryNode.replicas is %d", r, q))...)
+	}
+	if !v.Fault.Enabled {
+		return diags
+	}
+	if r < 2 {
+		diags = append(diags, s.positioned(name, "verification.workload.replicas", fmt.Sprintf(
+			"the fault phase kills a query node while searching: load at least 2 replicas (is %d), or switch verification.fault off", r))...)
+	} else if v.Fault.Pods >= r {
+		diags = append(diags, s.positioned(name, "verification.fault.pods", fmt.Sprintf(
+			"killing %d query nodes can take all %d replicas: kill at most %d", v.Fault.Pods, r, r-1))...)
+	}
+	return diags
+}
+
 // numbers refuses every number of the environment that does not fit the
 // 64-bit integer or float it is decoded into (CUE's numbers are arbitrary
 // precision), positioned, before decoding would fail without a position
@@ -112,6 +161,14 @@ func (s *Set) values(name string, v cue.Value, env *model.Environment) []Diagnos
 				add(at, fmt.Sprintf("%q: port %s is not in 1-65535", str, port))
 			}
 		})
+	}
+	if r := env.Images.Registry; r != "" {
+		host, _, _ := strings.Cut(r, "/")
+		if _, port, err := net.SplitHostPort(host); err == nil {
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				add([]string{"images", "registry"}, fmt.Sprintf("%q: port %s is not in 1-65535", r, port))
+			}
+		}
 	}
 	// The tag is the image Milvus runs; the version is what the chart,
 	// the configuration keys and the image profile are chosen for.

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 TOOLS := $(shell hack/tools.sh --dir)
 
-.PHONY: test tools e2e sim precheck render check vet fmt bench image verifier
+.PHONY: test tools e2e sim precheck render check vet fmt bench image verifier fuzz
 
 ## test: build the pinned tools (cached), then vet, check out/ and run every
 ## test: the API-server e2e and the simulated cluster of every environment
@@ -13,6 +13,13 @@ TOOLS := $(shell hack/tools.sh --dir)
 test: tools vet
 	$(GO) run ./cmd/gen check
 	MILVUSGEN_TOOLS=$(TOOLS) $(GO) test -count=1 -timeout 45m ./...
+	$(MAKE) fuzz
+
+## fuzz: FuzzLoad for FUZZTIME (default 60s) on one worker; a crasher is
+## written to compiler/testdata/fuzz/FuzzLoad (commit it: a regression seed)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./compiler -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1
 
 ## tools: build helm, kustomize, kubeconform, promtool, ko, crane, kwok, etcd
 ## and the Kubernetes control plane into the cache (first run: about 40

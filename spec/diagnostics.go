@@ -84,6 +84,7 @@ func diagnose(err error, user cue.Value) []Diagnostic {
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
 		msg := maxRunesRE.ReplaceAllString(fmt.Sprintf(format, args...), "(longer than $1 characters)")
+		msg = strings.Replace(msg, "(does not satisfy net.IPCIDR)", "(is not a network in CIDR notation, e.g. 10.0.0.0/8)", 1)
 		d := Diagnostic{Path: strings.Join(e.Path(), "."), Msg: msg}
 		setPos(&d, cueerrors.Positions(e))
 		userPos(&d, user, e.Path())

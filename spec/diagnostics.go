@@ -46,6 +46,13 @@ func (e *Error) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// namePatterns are the schema's name regexes (#DNSLabel, #DNSSubdomain;
+// Kubernetes' own grammar), said in words in messages.
+var namePatterns = map[string]string{
+	"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$":  "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit",
+	"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$": "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+}
+
 var (
 	maxRunesRE    = regexp.MustCompile(`\(does not satisfy strings\.MaxRunes\(([0-9]+)\)\)`)
 	conflictRE    = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
@@ -85,6 +92,9 @@ func diagnose(err error, user cue.Value) []Diagnostic {
 		format, args := e.Msg()
 		msg := maxRunesRE.ReplaceAllString(fmt.Sprintf(format, args...), "(longer than $1 characters)")
 		msg = strings.Replace(msg, "(does not satisfy net.IPCIDR)", "(is not a network in CIDR notation, e.g. 10.0.0.0/8)", 1)
+		for re, what := range namePatterns {
+			msg = strings.Replace(msg, "(out of bound =~"+strconv.Quote(re)+")", "("+what+")", 1)
+		}
 		d := Diagnostic{Path: strings.Join(e.Path(), "."), Msg: msg}
 		setPos(&d, cueerrors.Positions(e))
 		userPos(&d, user, e.Path())

@@ -312,7 +312,7 @@ func TestValidationErrors(t *testing.T) {
 			name:     "source ranges are CIDRs",
 			edit:     extra(`service: {type: "LoadBalancer", loadBalancerSourceRanges: ["999.1.1.1/99"]} // HERE`),
 			wantPath: "environments.t.service.loadBalancerSourceRanges.0",
-			wantMsg:  "net.IPCIDR",
+			wantMsg:  "is not a network in CIDR notation",
 		},
 		{
 			name:     "cpu in millicores",

@@ -1,22 +1,16 @@
 package render
 
 import (
-	"encoding/json"
-
-	"sigs.k8s.io/yaml"
+	"github.com/milvus-gitops/milvusgen/yamlenc"
 )
 
-// marshal renders v as canonical YAML: keys sorted (sigs.k8s.io/yaml goes
-// through JSON), and the empty noise that k8s.io/api types produce for
-// unset fields stripped: a top-level status (we never render state), an
-// empty top-level spec, and nulls (creationTimestamp: null and the like).
+// marshal renders v as canonical YAML (package yamlenc: keys sorted), with
+// the empty noise that k8s.io/api types produce for unset fields
+// stripped: a top-level status (we never render state), an empty
+// top-level spec, and nulls (creationTimestamp: null and the like).
 func marshal(v any) ([]byte, error) {
-	j, err := json.Marshal(v)
+	tree, err := yamlenc.Tree(v)
 	if err != nil {
-		return nil, err
-	}
-	var tree any
-	if err := json.Unmarshal(j, &tree); err != nil {
 		return nil, err
 	}
 	if m, ok := tree.(map[string]any); ok {
@@ -25,7 +19,7 @@ func marshal(v any) ([]byte, error) {
 			delete(m, "spec")
 		}
 	}
-	return yaml.Marshal(dropNulls(tree))
+	return yamlenc.Emit(dropNulls(tree))
 }
 
 func dropNulls(v any) any {

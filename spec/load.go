@@ -37,6 +37,7 @@ type Set struct {
 	overlays cue.Value
 	names    []string
 	files    map[string]string // environment name -> file that defines it
+	paths    []string          // the overlay files, for Fork
 
 	ownedOnce sync.Once
 	owned     map[string][2]string // normalised -> schema key, message
@@ -101,7 +102,7 @@ func loadFiles(files []string) (*Set, error) {
 	if diags := topLevel(ov); len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
-	s := &Set{ctx: ctx, schema: sv, overlays: ov, files: map[string]string{}}
+	s := &Set{ctx: ctx, schema: sv, overlays: ov, files: map[string]string{}, paths: files}
 	envs := ov.LookupPath(cue.ParsePath("environments"))
 	if !envs.Exists() {
 		return nil, fmt.Errorf("%s: no `environments: <name>: {...}` defined", filepath.Dir(rel[0]))
@@ -218,6 +219,10 @@ func loadSchema(ctx *cue.Context) (cue.Value, error) {
 	return v, v.Err()
 }
 
+// Fork loads the same overlay files into a Set of its own (its own CUE
+// context), for another goroutine: a Set is not safe for concurrent use.
+func (s *Set) Fork() (*Set, error) { return loadFiles(s.paths) }
+
 // Names lists the environments, sorted.
 func (s *Set) Names() []string { return append([]string(nil), s.names...) }
 
@@ -230,7 +235,9 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if diags := s.numbers(name, v); len(diags) > 0 {
+	// Numbers come from the user (the schema's own fit), so their value
+	// is the one to walk: a fraction of the evaluated environment.
+	if diags := s.numbers(name, s.overlays.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(name)))); len(diags) > 0 {
 		return nil, &Error{Diags: dedupe(diags)}
 	}
 	var env model.Environment

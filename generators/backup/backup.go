@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/milvus-gitops/milvusgen/yamlenc"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -216,7 +216,7 @@ func backupCredentials(env *model.Environment) *model.S3Credentials {
 }
 
 func configMap(env *model.Environment) (*corev1.ConfigMap, error) {
-	cfg, err := yaml.Marshal(config(env))
+	cfg, err := yamlenc.Marshal(config(env))
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,10 @@ package delivery
 import (
 	"path"
 
+	"github.com/milvus-gitops/milvusgen/yamlenc"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/resid"
-	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -194,5 +194,5 @@ func inflatingKustomization(env *model.Environment, r Release, patches []Patch) 
 			LabelSelector: p.LabelSelector,
 		}})
 	}
-	return yaml.Marshal(k)
+	return yamlenc.Marshal(k)
 }

@@ -3,10 +3,10 @@ package delivery
 import (
 	"fmt"
 
+	"github.com/milvus-gitops/milvusgen/yamlenc"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
-	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -55,7 +55,7 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 			return
 		}
 		var b []byte
-		if b, err = yaml.Marshal([]jsonPatchOp{{Op: "add", Path: path, Value: value}}); err == nil {
+		if b, err = yamlenc.Marshal([]jsonPatchOp{{Op: "add", Path: path, Value: value}}); err == nil {
 			out = append(out, Patch{Patch: string(b), Group: group, Kind: kind, LabelSelector: selector})
 		}
 	}
@@ -144,7 +144,7 @@ func jobPodsPatch(j *JobPods) (string, error) {
 	if len(tmpl) == 0 {
 		return "", nil
 	}
-	b, err := yaml.Marshal(map[string]any{
+	b, err := yamlenc.Marshal(map[string]any{
 		"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": "initialize"},
 		"spec": map[string]any{"template": tmpl},
 	})
@@ -177,7 +177,7 @@ func diskClaimPatch(d *model.LocalDisk) (string, error) {
 			}},
 		}}},
 	}
-	b, err := yaml.Marshal(patch)
+	b, err := yamlenc.Marshal(patch)
 	return string(b), err
 }
 
@@ -199,6 +199,6 @@ func hardeningPatch(h Hardening) (string, error) {
 	for i := 0; i < h.Main; i++ {
 		ops = append(ops, jsonPatchOp{Op: "add", Path: fmt.Sprintf("/spec/template/spec/containers/%d/securityContext", i), Value: sc})
 	}
-	b, err := yaml.Marshal(ops)
+	b, err := yamlenc.Marshal(ops)
 	return string(b), err
 }

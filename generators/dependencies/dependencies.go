@@ -7,10 +7,10 @@ package dependencies
 import (
 	"fmt"
 
+	"github.com/milvus-gitops/milvusgen/yamlenc"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/generators/delivery"
@@ -23,7 +23,7 @@ func Generate(env *model.Environment) ([]delivery.Release, map[string][]byte, er
 	files := map[string][]byte{}
 	add := func(name string, chart model.Chart, values any) error {
 		file := "values-" + name + ".yaml"
-		b, err := yaml.Marshal(values)
+		b, err := yamlenc.Marshal(values)
 		if err != nil {
 			return fmt.Errorf("%s values: %w", name, err)
 		}

@@ -5,12 +5,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/milvus-gitops/milvusgen/yamlenc"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -27,7 +27,7 @@ func Generate(env *model.Environment) (*Values, error) {
 	if err != nil {
 		return nil, fmt.Errorf("user.yaml: %w", err)
 	}
-	userYAML, err := yaml.Marshal(user)
+	userYAML, err := yamlenc.Marshal(user)
 	if err != nil {
 		return nil, fmt.Errorf("user.yaml: %w", err)
 	}

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/milvus-gitops/milvusgen/yamlenc"
 	monv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
@@ -54,11 +54,11 @@ func meta(env *model.Environment, name string, extra map[string]string) metav1.O
 }
 
 func prometheusConfigMap(env *model.Environment) (*corev1.ConfigMap, error) {
-	cfg, err := yaml.Marshal(PrometheusConfig(env))
+	cfg, err := yamlenc.Marshal(PrometheusConfig(env))
 	if err != nil {
 		return nil, err
 	}
-	rules, err := yaml.Marshal(Rules(env))
+	rules, err := yamlenc.Marshal(Rules(env))
 	if err != nil {
 		return nil, err
 	}

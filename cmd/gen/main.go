@@ -38,7 +38,7 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(120 << 20)
+		debug.SetMemoryLimit(110 << 20)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

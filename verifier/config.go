@@ -225,6 +225,36 @@ func (c *Config) Finish() error {
 	if c.Fault && c.Replicas < 2 {
 		return fmt.Errorf("the fault phase needs --replicas >= 2 (one query node may die); or pass --no-fault")
 	}
+	return c.milvusLimits()
+}
+
+// Limits a Milvus server applies (configs/milvus.yaml defaults at v2.5.16
+// and v2.6.15, and knowhere's index parameter ranges): checked before the
+// data load, so that a bad value fails in a second, not after the load.
+const (
+	maxTopK      = 16384 // common.topKLimit
+	maxDimension = 32768 // proxy.maxDimension
+	maxNList     = 65536 // IVF nlist and nprobe: [1, 65536]
+	maxHNSWM     = 2048  // HNSW M: [2, 2048]
+)
+
+func (c *Config) milvusLimits() error {
+	switch {
+	case c.TopK > maxTopK:
+		return fmt.Errorf("--top-k %d: Milvus allows at most %d (common.topKLimit)", c.TopK, maxTopK)
+	case c.Dim > maxDimension:
+		return fmt.Errorf("--dim %d: Milvus allows at most %d (proxy.maxDimension)", c.Dim, maxDimension)
+	case c.IndexType == "IVF_FLAT" && (c.NList < 1 || c.NList > maxNList):
+		return fmt.Errorf("--nlist %d: IVF_FLAT takes 1 to %d", c.NList, maxNList)
+	case c.IndexType == "IVF_FLAT" && (c.NProbe < 1 || c.NProbe > c.NList):
+		return fmt.Errorf("--nprobe %d: IVF_FLAT takes 1 to --nlist (%d)", c.NProbe, c.NList)
+	case c.IndexType == "HNSW" && (c.M < 2 || c.M > maxHNSWM || c.EfConstruction < 1):
+		return fmt.Errorf("--hnsw-m %d, --hnsw-ef-construction %d: HNSW takes M from 2 to %d and efConstruction from 1", c.M, c.EfConstruction, maxHNSWM)
+	case c.BatchBytes < c.Dim*4:
+		return fmt.Errorf("--batch-bytes %d holds no row of %d float32s", c.BatchBytes, c.Dim)
+	case c.RPCTimeout <= 0 || c.Timeout <= 0:
+		return fmt.Errorf("--rpc-timeout and --timeout must be positive")
+	}
 	return nil
 }
 

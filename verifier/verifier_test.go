@@ -167,19 +167,26 @@ func TestJudge(t *testing.T) {
 func TestConfigRejectsUnsafeInput(t *testing.T) {
 	base := func() Config {
 		return Config{Address: "milvus:19530", RunID: "abc", Dim: 8, Rows: 100, TopK: 10, Concurrency: 1, Replicas: 2, Queries: 10,
-			RecallQueries: 10, Clusters: 2, Spread: 0.1, Consistency: "Bounded",
+			RecallQueries: 10, Clusters: 2, Spread: 0.1, Consistency: "Bounded", NList: 16, NProbe: 8, M: 16, EfConstruction: 64,
+			BatchBytes: 1 << 20, RPCTimeout: time.Second, Timeout: time.Minute,
 			Metric: "L2", IndexType: "IVF_FLAT", FaultMode: "delete", Fault: true, FaultPods: 1,
 			FaultWindow: time.Minute, SteadyPeriod: 10 * time.Second, FaultRPCTimeout: time.Second}
 	}
 	for name, edit := range map[string]func(*Config){
-		"run id with a dot":      func(c *Config) { c.RunID = "a.b" },
-		"fault with one replica": func(c *Config) { c.Replicas = 1 },
-		"bad metric":             func(c *Config) { c.Metric = "HAMMING" },
-		"no address port":        func(c *Config) { c.Address = "milvus" },
-		"negative queries":       func(c *Config) { c.Queries = -1 },
-		"no clusters":            func(c *Config) { c.Clusters = 0 },
-		"misspelt consistency":   func(c *Config) { c.Consistency = "strong" },
-		"HNSW ef below top-k":    func(c *Config) { c.IndexType, c.Ef = "HNSW", 5 },
+		"run id with a dot":             func(c *Config) { c.RunID = "a.b" },
+		"fault with one replica":        func(c *Config) { c.Replicas = 1 },
+		"bad metric":                    func(c *Config) { c.Metric = "HAMMING" },
+		"no address port":               func(c *Config) { c.Address = "milvus" },
+		"negative queries":              func(c *Config) { c.Queries = -1 },
+		"no clusters":                   func(c *Config) { c.Clusters = 0 },
+		"misspelt consistency":          func(c *Config) { c.Consistency = "strong" },
+		"HNSW ef below top-k":           func(c *Config) { c.IndexType, c.Ef = "HNSW", 5 },
+		"top-k above Milvus' limit":     func(c *Config) { c.TopK = 16385 },
+		"nlist 0":                       func(c *Config) { c.NList = 0 },
+		"nprobe above nlist":            func(c *Config) { c.NProbe = 17 },
+		"HNSW M 1":                      func(c *Config) { c.IndexType, c.Ef, c.M = "HNSW", 64, 1 },
+		"dimension above Milvus' limit": func(c *Config) { c.Dim = 32769 },
+		"a batch smaller than a row":    func(c *Config) { c.BatchBytes = 16 },
 	} {
 		c := base()
 		edit(&c)

@@ -35,11 +35,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err == pflag.ErrHelp {
 			return 0
 		}
+		fmt.Fprintf(stderr, "verifier: %v\nRun verifier --help for the flags.\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "verifier: unexpected argument %q (every setting is a flag)\nRun verifier --help for the flags.\n", fs.Arg(0))
 		return 2
 	}
 	if err := cfg.Finish(); err != nil {
 		fmt.Fprintln(stderr, "verifier:", err)
 		return 2
+	}
+	// The report file must be writable before the run, not after it.
+	if cfg.Report != "" {
+		f, err := os.OpenFile(cfg.Report, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err == nil {
+			err = f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "verifier: --report:", err)
+			return 2
+		}
 	}
 	// SIGTERM (the Job's deadline, a deleted pod) cancels the run; the
 	// collection is still dropped, with a fresh context.

@@ -60,9 +60,11 @@ fmt:
 verifier:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/verifier ./cmd/verifier
 
-## image: build and push the verifier image with ko (KO_DOCKER_REPO=registry/path)
+## image: build and push the verifier image with ko (KO_DOCKER_REPO=registry/path),
+## tagged with verifier.Version: the tag the verification Job defaults to
+VERIFIER_VERSION := $(shell sed -n 's/^const Version = "\(.*\)"$$/\1/p' verifier/version.go)
 image: tools
-	$(TOOLS)/ko build --bare ./cmd/verifier
+	$(TOOLS)/ko build --bare --tags $(VERIFIER_VERSION) ./cmd/verifier
 
 ## bench: the end-to-end render benchmark
 bench:

@@ -18,6 +18,7 @@ const (
 // Report is the result of a run: printed as a summary, written as JSON.
 type Report struct {
 	RunID         string        `json:"runId"`
+	Verifier      string        `json:"verifier"` // Version of this verifier
 	Address       string        `json:"address"`
 	ServerVersion string        `json:"serverVersion,omitempty"`
 	Collection    string        `json:"collection"`

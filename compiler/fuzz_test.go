@@ -82,8 +82,8 @@ func requirePositioned(t *testing.T, err error) {
 	}
 }
 
-// checkStream decodes the built stream and checks every object's name and
-// that no number is in exponent notation.
+// checkStream decodes the built stream and checks every object's name
+// (checkRendered checks the files for numbers in exponent notation).
 func checkStream(t *testing.T, env string, stream []byte) {
 	t.Helper()
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(stream), 4096)

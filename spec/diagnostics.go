@@ -92,6 +92,9 @@ func diagnose(err error, user cue.Value) []Diagnostic {
 		format, args := e.Msg()
 		msg := maxRunesRE.ReplaceAllString(fmt.Sprintf(format, args...), "(longer than $1 characters)")
 		msg = strings.Replace(msg, "(does not satisfy net.IPCIDR)", "(is not a network in CIDR notation, e.g. 10.0.0.0/8)", 1)
+		if msg == "invalid interpolation" {
+			msg = "invalid interpolation: it reads a value that is not set, or not a string or number"
+		}
 		for re, what := range namePatterns {
 			msg = strings.Replace(msg, "(out of bound =~"+strconv.Quote(re)+")", "("+what+")", 1)
 		}

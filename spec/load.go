@@ -134,6 +134,9 @@ func onePackage(files []string) []Diagnostic {
 			continue // the loader reports syntax errors, positioned
 		}
 		name := file.PackageName()
+		if name == "" {
+			continue // no package clause: the loader includes the file as is
+		}
 		if firstFile == "" {
 			first, firstFile = name, f
 			continue
@@ -185,8 +188,7 @@ func topLevel(ov cue.Value) []Diagnostic {
 		for helpers.Next() {
 			sel := helpers.Selector()
 			if sel.IsDefinition() || sel.PkgPath() != "" || strings.HasPrefix(sel.String(), "_") {
-				bare := strings.TrimLeft(sel.String(), "_#")
-				if suggest(bare, []string{"environments"}) != "" || bare == "environments" {
+				if bare := strings.TrimLeft(sel.String(), "_#"); bare == "environments" {
 					d := Diagnostic{Path: sel.String(), Msg: fmt.Sprintf("%s is a helper CUE leaves out of the output, so the environments it defines are dropped; write environments: <name>: {...}", sel.String())}
 					setPos(&d, []token.Pos{helpers.Value().Pos()})
 					diags = append(diags, d)
@@ -328,6 +330,7 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 	}
 	var diags []Diagnostic
 	blocked := s.ownedExtraKeys()
+	spelled := map[string]string{} // normalised -> first spelling
 	unknown := 0
 	for _, key := range milvuskeys.Leaves(env.Config.Extra) {
 		if schemaKey, msg, ok := owned(blocked, key); ok {
@@ -343,11 +346,23 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 		}
 		if secretLeaf(key) {
 			// Below a free-form prefix (function.textEmbedding.providers.*,
-			// ...) Milvus reads any key: one named like a secret is one.
-			diags = append(diags, s.positioned(name, "config.extra."+key,
-				key+": a spec holds no secret value: name a credential (function providers take credential: <name>) and keep its value out of Git")...)
+			// kafka.producer.*, ...) Milvus reads any key: one named like a
+			// secret is one.
+			msg := key + ": a spec holds no secret value; keep it out of Git"
+			if strings.HasPrefix(strings.ToLower(key), "function.") {
+				msg += " (a function provider takes credential: <name> of a credential Milvus holds)"
+			}
+			diags = append(diags, s.positioned(name, "config.extra."+key, msg)...)
 			continue
 		}
+		// Milvus reads a.b_c, a.bC and ab.c as one key: set twice in
+		// different spellings, which one wins is not said.
+		if first, dup := spelled[milvuskeys.Normalise(key)]; dup {
+			diags = append(diags, s.positioned(name, "config.extra."+key,
+				fmt.Sprintf("%s is %s again, as Milvus reads keys (case, _, . and / do not matter): set it once", key, first))...)
+			continue
+		}
+		spelled[milvuskeys.Normalise(key)] = key
 		if known.Known(key) {
 			continue
 		}
@@ -371,15 +386,21 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 
 // secretWords are the last key segments, as Milvus normalises them, that
 // name a secret value wherever they appear.
-var secretWords = map[string]bool{
-	"apikey": true, "secretkey": true, "secretaccesskey": true, "accesskeyid": true, "accesskey": true,
-	"password": true, "passwd": true, "token": true, "secret": true, "clientsecret": true,
-	"credentialjson": true, "privatekey": true, "authparams": true,
+var secretWords = []string{
+	"apikey", "secretkey", "accesskeyid", "accesskey", "password", "passwd", "token", "secret",
+	"credentialjson", "privatekey", "authparams", "keypem", "jaasconfig",
 }
 
+// secretLeaf says whether a key, normalised as a whole as Milvus does (so
+// api.key, api_key and apiKey are one), ends with a secret's name.
 func secretLeaf(key string) bool {
-	segs := strings.Split(key, ".")
-	return secretWords[milvuskeys.Normalise(segs[len(segs)-1])]
+	n := milvuskeys.Normalise(key)
+	for _, w := range secretWords {
+		if strings.HasSuffix(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxUnknownKeys is how many unknown config.extra keys are listed.
@@ -521,8 +542,12 @@ func (s *Set) Value(name string) (cue.Value, error) {
 		// or "unresolved disjunction", often at the environment or inside a
 		// schema helper that reads it: say which fields are unset instead.
 		if slices.ContainsFunc(diags, incomplete) {
-			diags = slices.DeleteFunc(diags, incomplete)
-			diags = append(diags, unsetFields(v, user, path)...)
+			// (When no field is unset, the value is incomplete for another
+			// reason, an interpolation of a non-concrete helper say: CUE's
+			// own, positioned diagnostics stay.)
+			if unset := unsetFields(v, user, path); len(unset) > 0 {
+				diags = append(slices.DeleteFunc(diags, incomplete), unset...)
+			}
 		}
 	}
 	if len(diags) > 0 {
@@ -563,7 +588,8 @@ func (s *Set) Value(name string) (cue.Value, error) {
 		// A misspelt environment name makes a new, incomplete environment:
 		// say so next to what it lacks.
 		others := slices.DeleteFunc(slices.Clone(s.names), func(n string) bool { return n == name })
-		if near := suggest(name, others); near != "" {
+		unset := slices.ContainsFunc(diags, func(d Diagnostic) bool { return strings.HasPrefix(d.Msg, "not set:") })
+		if near := suggest(name, others); near != "" && unset {
 			d := Diagnostic{Path: path.String(), Msg: fmt.Sprintf("a new environment, not %q: if you meant %q, fix the name", near, near)}
 			setPos(&d, []token.Pos{user.Pos()})
 			diags = append(diags, d)

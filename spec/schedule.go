@@ -50,7 +50,7 @@ func (s *Set) backupSchedule(name string, env *model.Environment) []Diagnostic {
 	if time.Duration(b.StaleAfterHours)*time.Hour <= gap {
 		diags = append(diags, s.positioned(name, "backup.staleAfterHours",
 			fmt.Sprintf("%d hours is not longer than the longest gap between two scheduled backups (%s for %q in %s): the staleness alert would fire between healthy backups; use at least %d",
-				b.StaleAfterHours, gap, b.Schedule, b.TimeZone, int(gap.Hours())+2))...)
+				b.StaleAfterHours, gap, b.Schedule, b.TimeZone, int(gap.Hours())+1))...)
 	}
 	return diags
 }
@@ -87,29 +87,82 @@ func longestGapCached(schedule, zone string, sched cron.Schedule, loc *time.Loca
 }
 
 // longestGap is the longest time between consecutive runs of a schedule
-// over a year from a fixed start (a non-leap year, whose missing Feb 29
-// makes the longest gaps, with both daylight-saving changes of loc), and
-// at least one gap however rare the runs (Feb 29 only: four years), so the
-// result is the same on every run. ok is false for a schedule that never
-// runs (Feb 30).
+// over 2027 and 2028 (a plain and a leap February, a leap year's length,
+// both daylight-saving changes of loc), and at least one gap however rare
+// the runs (Feb 29 only: four years), from a fixed start, so the result is
+// the same on every run. ok is false for a schedule that never runs (Feb
+// 30).
+//
+// It steps from run day to run day: a cron schedule runs at the same
+// clock times on every day it runs, so a day's runs are stepped through
+// once (and on each day whose length daylight saving changes), not on
+// every day, which keeps a schedule of every minute cheap.
 func longestGap(sched cron.Schedule, loc *time.Location) (gap time.Duration, ok bool) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, loc)
-	end := start.AddDate(1, 0, 0)
-	prev := sched.Next(start)
-	if prev.IsZero() {
+	day := func(t time.Time) time.Time { y, m, d := t.Date(); return time.Date(y, m, d, 0, 0, 0, 0, loc) }
+	after := func(d time.Time) time.Time { y, m, dd := d.Date(); return time.Date(y, m, dd+1, 0, 0, 0, 0, loc) }
+	// runsOn steps through the runs on day d (at most 1440).
+	runsOn := func(d time.Time) []time.Time {
+		var out []time.Time
+		end := after(d)
+		for t := sched.Next(d.Add(-time.Second)); !t.IsZero() && t.Before(end); t = sched.Next(t) {
+			out = append(out, t)
+		}
+		return out
+	}
+	start := time.Date(2027, 1, 1, 0, 0, 0, 0, loc)
+	end := time.Date(2029, 1, 2, 0, 0, 0, 0, loc)
+	first := sched.Next(start.Add(-time.Second))
+	if first.IsZero() {
 		return 0, false
 	}
-	// A schedule that runs often has short gaps: a bounded number of runs
-	// is enough to see every pattern of the calendar it names.
-	for i := 0; i < 200000 && (prev.Before(end) || gap == 0); i++ {
-		next := sched.Next(prev)
+	var (
+		typical           bool
+		firstOff, lastOff time.Duration // clock times of a plain day's first and last runs
+		within            time.Duration // the longest gap inside a plain run day
+		prevLast          time.Time
+		gaps              int
+	)
+	for d, i := day(first), 0; i < 5000 && (d.Before(end) || gaps == 0); i++ {
+		var dayFirst, dayLast time.Time
+		if after(d).Sub(d) == 24*time.Hour && typical {
+			dayFirst, dayLast = d.Add(firstOff), d.Add(lastOff)
+			gap = max(gap, within)
+		} else {
+			runs := runsOn(d)
+			if len(runs) == 0 {
+				// daylight saving skipped this day's runs
+				next := sched.Next(after(d).Add(-time.Second))
+				if next.IsZero() {
+					break
+				}
+				d = day(next)
+				continue
+			}
+			var w time.Duration
+			for j := 1; j < len(runs); j++ {
+				w = max(w, runs[j].Sub(runs[j-1]))
+			}
+			gap = max(gap, w)
+			dayFirst, dayLast = runs[0], runs[len(runs)-1]
+			if after(d).Sub(d) == 24*time.Hour {
+				typical, firstOff, lastOff, within = true, dayFirst.Sub(d), dayLast.Sub(d), w
+			}
+			if len(runs) > 1 {
+				gaps++
+			}
+		}
+		if !prevLast.IsZero() {
+			gap = max(gap, dayFirst.Sub(prevLast))
+			gaps++
+		}
+		prevLast = dayLast
+		next := sched.Next(after(d).Add(-time.Second))
 		if next.IsZero() {
 			break
 		}
-		gap = max(gap, next.Sub(prev))
-		prev = next
+		d = day(next)
 	}
-	if gap == 0 {
+	if gaps == 0 {
 		return 0, false
 	}
 	return gap, true

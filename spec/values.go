@@ -71,6 +71,9 @@ func (s *Set) numbers(name string, v cue.Value) []Diagnostic {
 	var diags []Diagnostic
 	var walk func(at []string, x cue.Value)
 	walk = func(at []string, x cue.Value) {
+		if k := x.IncompleteKind(); (k == cue.IntKind || k == cue.FloatKind || k == cue.NumberKind) && !x.IsConcrete() {
+			return // a bound the schema's default makes concrete
+		}
 		switch x.IncompleteKind() {
 		case cue.IntKind:
 			if _, err := x.Int64(); err != nil {
@@ -79,11 +82,12 @@ func (s *Set) numbers(name string, v cue.Value) []Diagnostic {
 		case cue.FloatKind, cue.NumberKind:
 			if f, err := x.Float64(); err != nil || math.IsInf(f, 0) {
 				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v does not fit a 64-bit float", x))...)
-			} else if f != 0 && (math.Abs(f) >= 1e15 || math.Abs(f) < 1e-6) {
+			} else if g := strconv.FormatFloat(f, 'g', -1, 64); f != math.Trunc(f) && strings.Contains(g, "e") || f == math.Trunc(f) && math.Abs(f) >= 1<<63 {
 				// Within float64, but YAML would carry it in exponent
-				// notation, which Kubernetes quantities and Milvus'
+				// notation (go-yaml writes decimals below 10^-4 and from
+				// 10^6 so), which Kubernetes quantities and Milvus'
 				// configuration parser read differently or not at all.
-				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v is out of range: a decimal number here must be between 0.000001 and 10^15", x))...)
+				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v would be written as %s: a decimal number here must lie between 0.0001 and 1000000, or be a whole number that fits 64 bits", x, g))...)
 			}
 		case cue.StructKind:
 			eachField(x, func(k string, y cue.Value) { walk(append(at, k), y) })
@@ -114,11 +118,6 @@ var (
 	hostPorts = []string{"dependencies.etcd.endpoints.*", "dependencies.messageQueue.kafka.brokers.*", "monitoring.kubeStateMetrics"}
 )
 
-// prometheusScrapeTimeout is Prometheus' default scrape_timeout, which the
-// rendered scrape configuration keeps; Prometheus refuses a scrape
-// interval shorter than the timeout.
-const prometheusScrapeTimeout = 10 * time.Second
-
 // values checks what the schema types as strings but a program parses:
 // durations (positive, within what the reader accepts), ports (1-65535),
 // and the Milvus image tag against milvus.version.
@@ -142,10 +141,9 @@ func (s *Set) values(name string, v cue.Value, env *model.Environment) []Diagnos
 			switch {
 			case err != nil:
 				add(at, fmt.Sprintf("%q is not a Prometheus duration (whole numbers of ms, s, m, h, d, w, y, e.g. 30s or 1h30m): %v", str, err))
-			case d <= 0:
+			case d <= 0 && p != "monitoring.alerts.for":
+				// (An alert's for: 0s fires at once: Prometheus allows it.)
 				add(at, fmt.Sprintf("%q: a duration here must be positive", str))
-			case p == "monitoring.scrapeInterval" && time.Duration(d) < prometheusScrapeTimeout:
-				add(at, fmt.Sprintf("%q is shorter than Prometheus' scrape timeout (%s), which it must not be", str, prometheusScrapeTimeout))
 			}
 		})
 	}

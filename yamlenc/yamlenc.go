@@ -1,8 +1,12 @@
-// Package yamlenc encodes Go values as YAML exactly as sigs.k8s.io/yaml
-// does (through their JSON encoding, so json tags, omitempty and custom
-// marshalers apply; keys sorted), in one JSON pass instead of
-// sigs.k8s.io/yaml's JSON encode, YAML parse of that JSON and YAML emit.
-// Every object and values file we render goes through it.
+// Package yamlenc encodes Go values as YAML as sigs.k8s.io/yaml does
+// (through their JSON encoding, so json tags, omitempty and custom
+// marshalers apply; keys sorted; the same go-yaml emitter), in one JSON
+// pass instead of sigs.k8s.io/yaml's JSON encode, YAML parse of that JSON
+// and YAML emit. The output is the same byte for byte, except for strings
+// with C1 control characters or non-characters (U+0080-U+009F, U+FFFE):
+// go-yaml's parser, which this skips, folds U+0085 to a space and refuses
+// the others; here they are written escaped. Every object and values file
+// we render goes through it.
 package yamlenc
 
 import (
@@ -64,6 +68,9 @@ func numbers(v any) (any, error) {
 	case json.Number:
 		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
 			return i, nil
+		}
+		if u, err := strconv.ParseUint(string(t), 10, 64); err == nil {
+			return u, nil // go-yaml resolves a non-negative integer past int64 so
 		}
 		f, err := strconv.ParseFloat(string(t), 64)
 		if err != nil {

@@ -26,7 +26,7 @@ func TestSameAsSigsYAML(t *testing.T) {
 		},
 		corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m"), corev1.ResourceMemory: resource.MustParse("16Gi")},
 		map[string]any{
-			"int": 17179869184, "neg": -1, "float": 0.5, "small": 0.001, "whole float": 2.0, "max": int64(9223372036854775807),
+			"int": 17179869184, "neg": -1, "uint64": uint64(18446744073709551615), "float past int64": 1e19, "float": 0.5, "small": 0.001, "whole float": 2.0, "max": int64(9223372036854775807),
 			"yes": "yes", "on": "on", "null-string": "null", "num-string": "0123", "empty": "", "nil": nil,
 			"multi": "line one\nline two\n", "long": string(bytes.Repeat([]byte("word "), 40)),
 			"colon": "a: b", "list": []any{1, "2", 3.25, map[string]any{"k": []string{}}},

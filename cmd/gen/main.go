@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -38,7 +39,9 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(110 << 20)
+		// 55 MiB per rendering worker (each holds a CUE context of its
+		// own): 110 MiB on 2 cores, more where more workers run.
+		debug.SetMemoryLimit(int64(55*max(2, runtime.GOMAXPROCS(0))) << 20)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

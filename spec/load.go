@@ -545,8 +545,13 @@ func (s *Set) Value(name string) (cue.Value, error) {
 			// (When no field is unset, the value is incomplete for another
 			// reason, an interpolation of a non-concrete helper say: CUE's
 			// own, positioned diagnostics stay.)
+			complete := func(d Diagnostic) bool { return !incomplete(d) }
 			if unset := unsetFields(v, user, path); len(unset) > 0 {
 				diags = append(slices.DeleteFunc(diags, incomplete), unset...)
+			} else if slices.ContainsFunc(diags, complete) {
+				// An invalid value leaves what reads it incomplete: the
+				// invalid value is the news.
+				diags = slices.DeleteFunc(diags, incomplete)
 			}
 		}
 	}

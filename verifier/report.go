@@ -22,6 +22,7 @@ type Report struct {
 	Address       string        `json:"address"`
 	ServerVersion string        `json:"serverVersion,omitempty"`
 	Collection    string        `json:"collection"`
+	Workload      Workload      `json:"workload"`
 	Phases        []Phase       `json:"phases"`
 	Insert        *InsertResult `json:"insert,omitempty"`
 	IndexSeconds  float64       `json:"indexBuildSeconds,omitempty"`
@@ -32,6 +33,48 @@ type Report struct {
 	SLOs          []SLOResult   `json:"slos"`
 	Verdict       string        `json:"verdict"`
 	Error         string        `json:"error,omitempty"`
+}
+
+// Workload is what was measured, so that a number can be read, and
+// compared, later: the data, the index and its build parameters, and the
+// search every latency and recall figure is for.
+type Workload struct {
+	Rows           int     `json:"rows"`
+	Dim            int     `json:"dim"`
+	Clusters       int     `json:"clusters"`
+	Spread         float64 `json:"spread"`
+	Seed           uint64  `json:"seed"`
+	Metric         string  `json:"metric"`
+	Index          string  `json:"index"`
+	NList          int     `json:"nlist,omitempty"`
+	M              int     `json:"hnswM,omitempty"`
+	EfConstruction int     `json:"hnswEfConstruction,omitempty"`
+	Replicas       int     `json:"replicas"`
+	NQ             int     `json:"nq"` // vectors per search request
+	TopK           int     `json:"topK"`
+	NProbe         int     `json:"nprobe,omitempty"`
+	Ef             int     `json:"ef,omitempty"`
+	Consistency    string  `json:"consistency"`
+	Concurrency    int     `json:"concurrency"`
+	Queries        int     `json:"queries,omitempty"`
+	Duration       string  `json:"duration,omitempty"`
+}
+
+// workloadOf is cfg's workload, with the parameters its index type reads.
+func workloadOf(cfg *Config) Workload {
+	w := Workload{Rows: cfg.Rows, Dim: cfg.Dim, Clusters: cfg.Clusters, Spread: cfg.Spread, Seed: cfg.Seed,
+		Metric: cfg.Metric, Index: cfg.IndexType, Replicas: cfg.Replicas, NQ: 1, TopK: cfg.TopK,
+		Consistency: cfg.Consistency, Concurrency: cfg.Concurrency, Queries: cfg.Queries}
+	switch cfg.IndexType {
+	case "IVF_FLAT":
+		w.NList, w.NProbe = cfg.NList, cfg.NProbe
+	case "HNSW":
+		w.M, w.EfConstruction, w.Ef = cfg.M, cfg.EfConstruction, cfg.Ef
+	}
+	if cfg.Queries == 0 {
+		w.Duration = cfg.Duration.String()
+	}
+	return w
 }
 
 // Phase is one timed step.
@@ -86,6 +129,15 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteSummary writes what a person reads in the Job's log.
 func (r *Report) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "\nmilvus verification %s against %s (Milvus %s)\n", r.RunID, r.Address, r.ServerVersion)
+	wl := r.Workload
+	params := fmt.Sprintf("nlist %d, nprobe %d", wl.NList, wl.NProbe)
+	if wl.Index == "HNSW" {
+		params = fmt.Sprintf("M %d, efConstruction %d, ef %d", wl.M, wl.EfConstruction, wl.Ef)
+	} else if wl.Index == "FLAT" {
+		params = "no parameters"
+	}
+	fmt.Fprintf(w, "workload   %d x %d-d %s vectors, %s (%s), %d replicas; nq %d, top-%d, %s consistency, %d clients\n",
+		wl.Rows, wl.Dim, wl.Metric, wl.Index, params, wl.Replicas, wl.NQ, wl.TopK, wl.Consistency, wl.Concurrency)
 	for _, p := range r.Phases {
 		status := "ok"
 		if !p.OK {

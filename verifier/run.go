@@ -35,7 +35,8 @@ type Deps struct {
 // says pass, fail or error. The collection it creates is dropped on every
 // exit path, with a fresh context, even when ctx was cancelled (SIGTERM).
 func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
-	r := &Report{RunID: cfg.RunID, Verifier: Version, Address: cfg.Address, Collection: cfg.Collection(), Verdict: Error}
+	r := &Report{RunID: cfg.RunID, Verifier: Version, Address: cfg.Address, Collection: cfg.Collection(),
+		Workload: workloadOf(cfg), Verdict: Error}
 	ph := phaseTimer{r: r, log: deps.Log}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()

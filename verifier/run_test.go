@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,6 +112,18 @@ func TestRunPassesAndCleansUp(t *testing.T) {
 	}
 	if len(f.collections) != 0 || len(f.dropped) != 1 || f.dropped[0] != "verifier_unit" {
 		t.Errorf("collections left %v, dropped %v", f.collections, f.dropped)
+	}
+	// The report says what was measured: the data, the index with the
+	// parameters it reads, and the search.
+	want := Workload{Rows: 500, Dim: 8, Clusters: 4, Spread: 0.1, Seed: 42, Metric: "L2", Index: "IVF_FLAT", NList: 1024,
+		Replicas: 1, NQ: 1, TopK: 10, NProbe: 16, Consistency: "Bounded", Concurrency: 2, Queries: 200}
+	if r.Workload != want || r.Verifier != Version {
+		t.Errorf("workload %+v, verifier %q; want %+v, %q", r.Workload, r.Verifier, want, Version)
+	}
+	var b bytes.Buffer
+	r.WriteSummary(&b)
+	if !strings.Contains(b.String(), "500 x 8-d L2 vectors, IVF_FLAT (nlist 1024, nprobe 16), 1 replicas; nq 1, top-10, Bounded consistency, 2 clients") {
+		t.Errorf("summary does not state the workload:\n%s", b.String())
 	}
 }
 

@@ -109,6 +109,31 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	if has, err := m.HasCollection(ctx, "verifier_taken"); err != nil || !has {
 		t.Errorf("the verifier dropped a collection it did not create (%v)", err)
 	}
-	_ = m.Drop(ctx, "verifier_taken")
+
+	// verifier cleanup: a young verifier collection (a run in progress,
+	// for all it knows) stays; once old enough it goes; another
+	// application's collection is never touched.
+	if err := m.CreateCollection(ctx, "products", 8, "L2"); err != nil {
+		t.Fatal(err)
+	}
+	cleanup := func(args ...string) string {
+		out, err := exec.Command(bin, append([]string{"cleanup", "--address", "127.0.0.1:19530"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("verifier cleanup %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	out := cleanup("--older-than", "1h")
+	if has, err := m.HasCollection(ctx, "verifier_taken"); err != nil || !has {
+		t.Errorf("cleanup dropped a young collection (%v):\n%s", err, out)
+	}
+	out = cleanup("--older-than", "0s")
+	if has, err := m.HasCollection(ctx, "verifier_taken"); err != nil || has {
+		t.Errorf("cleanup left an old verifier collection (%v):\n%s", err, out)
+	}
+	if has, err := m.HasCollection(ctx, "products"); err != nil || !has {
+		t.Errorf("cleanup dropped another application's collection (%v):\n%s", err, out)
+	}
+	_ = m.Drop(ctx, "products")
 	_ = os.Remove(bin)
 }

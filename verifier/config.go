@@ -258,6 +258,15 @@ func (c *Config) milvusLimits() error {
 	return nil
 }
 
+// Credentials are MILVUS_USERNAME and MILVUS_PASSWORD (or their *_FILE).
+func Credentials() (username, password string, err error) {
+	if username, err = secret("MILVUS_USERNAME"); err != nil {
+		return "", "", err
+	}
+	password, err = secret("MILVUS_PASSWORD")
+	return username, password, err
+}
+
 // secret reads NAME from the environment, or the file named by NAME_FILE.
 func secret(name string) (string, error) {
 	if f := os.Getenv(name + "_FILE"); f != "" {

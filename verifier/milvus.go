@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/milvus-io/milvus/client/v2/column"
 	"github.com/milvus-io/milvus/client/v2/entity"
@@ -27,7 +29,25 @@ type Milvus interface {
 	Load(ctx context.Context, name string, replicas int) error
 	Search(ctx context.Context, name string, vectors [][]float32, topK int, s SearchSpec) ([][]int64, error)
 	Drop(ctx context.Context, name string) error
+	// List names every collection; Created is when the verifier created
+	// one (ok false for a collection without the verifier's mark).
+	List(ctx context.Context) ([]string, error)
+	Created(ctx context.Context, name string) (created time.Time, ok bool, err error)
 	Close(ctx context.Context) error
+}
+
+// createdMark ends the description of every collection the verifier
+// creates, with its creation time: `verifier cleanup` reads it.
+const createdMark = "milvusgen verifier: safe to drop; created "
+
+// parseCreated reads the creation time from a description.
+func parseCreated(description string) (time.Time, bool) {
+	i := strings.LastIndex(description, createdMark)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, description[i+len(createdMark):])
+	return t, err == nil
 }
 
 // IndexSpec is the vector index to build.
@@ -95,7 +115,7 @@ func (m *client) HasCollection(ctx context.Context, name string) (bool, error) {
 }
 
 func (m *client) CreateCollection(ctx context.Context, name string, dim int, metric string) error {
-	schema := entity.NewSchema().WithName(name).WithDescription("milvusgen verifier: safe to drop").
+	schema := entity.NewSchema().WithName(name).WithDescription(createdMark + time.Now().UTC().Format(time.RFC3339)).
 		WithField(entity.NewField().WithName(pkField).WithDataType(entity.FieldTypeInt64).WithIsPrimaryKey(true)).
 		WithField(entity.NewField().WithName(vectorField).WithDataType(entity.FieldTypeFloatVector).WithDim(int64(dim)))
 	return m.c.CreateCollection(ctx, milvusclient.NewCreateCollectionOption(name, schema).WithShardNum(1))
@@ -179,6 +199,17 @@ func (m *client) Search(ctx context.Context, name string, vectors [][]float32, t
 
 func (m *client) Drop(ctx context.Context, name string) error {
 	return m.c.DropCollection(ctx, milvusclient.NewDropCollectionOption(name))
+}
+func (m *client) List(ctx context.Context) ([]string, error) {
+	return m.c.ListCollections(ctx, milvusclient.NewListCollectionOption())
+}
+func (m *client) Created(ctx context.Context, name string) (time.Time, bool, error) {
+	c, err := m.c.DescribeCollection(ctx, milvusclient.NewDescribeCollectionOption(name))
+	if err != nil || c.Schema == nil {
+		return time.Time{}, false, err
+	}
+	t, ok := parseCreated(c.Schema.Description)
+	return t, ok, nil
 }
 
 func (m *client) Close(ctx context.Context) error { return m.c.Close(ctx) }

@@ -23,6 +23,7 @@ import (
 type fakeMilvus struct {
 	mu          sync.Mutex
 	collections map[string][][]float32
+	created     map[string]time.Time // collections with the verifier's mark
 	failInsert  error
 	onSearch    func()
 	dropped     []string
@@ -73,6 +74,21 @@ func (f *fakeMilvus) Drop(_ context.Context, n string) error {
 	return nil
 }
 func (f *fakeMilvus) Close(context.Context) error { return nil }
+func (f *fakeMilvus) List(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for n := range f.collections {
+		out = append(out, n)
+	}
+	return out, nil
+}
+func (f *fakeMilvus) Created(_ context.Context, n string) (time.Time, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.created[n]
+	return t, ok, nil
+}
 
 func testConfig(t *testing.T, healthURL string) *Config {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -23,6 +24,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "cleanup" {
+		return runCleanup(args[1:], stdout, stderr)
+	}
 	var cfg verifier.Config
 	fs := pflag.NewFlagSet("verifier", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -86,4 +90,63 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return report.ExitCode()
+}
+
+// runCleanup is `verifier cleanup`: drop the collections that runs killed
+// before their own cleanup left behind (see verifier.Cleanup).
+func runCleanup(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("verifier cleanup", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	address := fs.String("address", "127.0.0.1:19530", "Milvus gRPC address host:port")
+	useTLS := fs.Bool("tls", false, "connect with TLS")
+	caFile := fs.String("tls-ca", "", "PEM file of the CA that signed the server certificate")
+	serverName := fs.String("tls-server-name", "", "server name to verify (default: the host of --address)")
+	olderThan := fs.Duration("older-than", 2*time.Hour, "drop verifier collections created longer ago than this (longer than any run)")
+	unmarked := fs.Bool("include-unmarked", false, "also drop verifier_ collections without a creation time")
+	dryRun := fs.Bool("dry-run", false, "say what would be dropped, drop nothing")
+	timeout := fs.Duration("timeout", 2*time.Minute, "deadline of the whole cleanup")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: verifier cleanup [flags]\n\nDrops the verifier_ collections killed runs left behind.\n"+
+			"Credentials: MILVUS_USERNAME, MILVUS_PASSWORD (or *_FILE).\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintf(stderr, "verifier cleanup: %v\nRun verifier cleanup --help for the flags.\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 || *olderThan < 0 {
+		fmt.Fprintln(stderr, "verifier cleanup: no arguments, and --older-than must not be negative")
+		return 2
+	}
+	user, pass, err := verifier.Credentials()
+	if err != nil {
+		fmt.Fprintln(stderr, "verifier cleanup:", err)
+		return 2
+	}
+	host, _, err := net.SplitHostPort(*address)
+	if err != nil {
+		fmt.Fprintf(stderr, "verifier cleanup: --address %q: %v\n", *address, err)
+		return 2
+	}
+	if *serverName == "" {
+		*serverName = host
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	m, err := verifier.Connect(ctx, verifier.ConnectOptions{Address: *address, Username: user, Password: pass,
+		TLS: *useTLS, CAFile: *caFile, ServerName: *serverName})
+	if err != nil {
+		fmt.Fprintln(stderr, "verifier cleanup: connect:", err)
+		return 2
+	}
+	defer m.Close(context.Background())
+	dropped, err := verifier.Cleanup(ctx, m, *olderThan, *unmarked, *dryRun, time.Now(), stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "verifier cleanup:", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "verifier cleanup: %d collections\n", len(dropped))
+	return 0
 }

@@ -38,6 +38,7 @@ type Set struct {
 	names    []string
 	files    map[string]string // environment name -> file that defines it
 	paths    []string          // the overlay files, for Fork
+	srcs     map[string][]byte // and their contents as loaded
 
 	ownedOnce sync.Once
 	owned     map[string][2]string // normalised -> schema key, message
@@ -54,7 +55,7 @@ func Load(dir string) (*Set, error) {
 		return nil, fmt.Errorf("%s: no *.cue environment files", dir)
 	}
 	sort.Strings(files)
-	return loadFiles(files)
+	return loadFiles(files, nil)
 }
 
 // LoadFile loads the overlay directory of file, for `gen vet FILE`.
@@ -65,7 +66,26 @@ func LoadFile(file string) (*Set, error) {
 	return Load(filepath.Dir(file))
 }
 
-func loadFiles(files []string) (*Set, error) {
+// loadFiles loads the overlay files; with srcs (absolute path -> content,
+// a Set's snapshot) from those contents instead of the disk, so that a
+// Fork sees exactly what its Set saw.
+func loadFiles(files []string, srcs map[string][]byte) (*Set, error) {
+	if srcs == nil {
+		srcs = map[string][]byte{}
+		for _, f := range files {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				return nil, err
+			}
+			if srcs[abs], err = os.ReadFile(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	overlay := map[string]load.Source{}
+	for p, b := range srcs {
+		overlay[p] = load.FromBytes(b)
+	}
 	ctx := cuecontext.New()
 	sv, err := loadSchema(ctx)
 	if err != nil {
@@ -79,10 +99,10 @@ func loadFiles(files []string) (*Set, error) {
 			rel[i] = "." + string(filepath.Separator) + rel[i]
 		}
 	}
-	if diags := onePackage(rel); len(diags) > 0 {
+	if diags := onePackage(rel, srcs); len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
-	insts := load.Instances(rel, &load.Config{})
+	insts := load.Instances(rel, &load.Config{Overlay: overlay})
 	if len(insts) != 1 {
 		return nil, fmt.Errorf("expected one CUE package in %s, got %d", filepath.Dir(rel[0]), len(insts))
 	}
@@ -102,7 +122,7 @@ func loadFiles(files []string) (*Set, error) {
 	if diags := topLevel(ov); len(diags) > 0 {
 		return nil, &Error{Diags: diags}
 	}
-	s := &Set{ctx: ctx, schema: sv, overlays: ov, files: map[string]string{}, paths: files}
+	s := &Set{ctx: ctx, schema: sv, overlays: ov, files: map[string]string{}, paths: files, srcs: srcs}
 	envs := ov.LookupPath(cue.ParsePath("environments"))
 	if !envs.Exists() {
 		return nil, fmt.Errorf("%s: no `environments: <name>: {...}` defined", filepath.Dir(rel[0]))
@@ -125,11 +145,12 @@ func loadFiles(files []string) (*Set, error) {
 // onePackage refuses overlay files of different packages at their
 // package clause (the loader says only that it found two, without a
 // position).
-func onePackage(files []string) []Diagnostic {
+func onePackage(files []string, srcs map[string][]byte) []Diagnostic {
 	var diags []Diagnostic
 	var first, firstFile string
 	for _, f := range files {
-		file, err := parser.ParseFile(f, nil, parser.PackageClauseOnly)
+		abs, _ := filepath.Abs(f)
+		file, err := parser.ParseFile(f, srcs[abs], parser.PackageClauseOnly)
 		if err != nil {
 			continue // the loader reports syntax errors, positioned
 		}
@@ -223,7 +244,7 @@ func loadSchema(ctx *cue.Context) (cue.Value, error) {
 
 // Fork loads the same overlay files into a Set of its own (its own CUE
 // context), for another goroutine: a Set is not safe for concurrent use.
-func (s *Set) Fork() (*Set, error) { return loadFiles(s.paths) }
+func (s *Set) Fork() (*Set, error) { return loadFiles(s.paths, s.srcs) }
 
 // Names lists the environments, sorted.
 func (s *Set) Names() []string { return append([]string(nil), s.names...) }
@@ -332,6 +353,14 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 	blocked := s.ownedExtraKeys()
 	spelled := map[string]string{} // normalised -> first spelling
 	unknown := 0
+	// Each key at the path the user wrote it (a dotted key is one field).
+	written := s.extraPaths(name)
+	at := func(key string) []string {
+		if p, ok := written[key]; ok {
+			return append([]string{"config", "extra"}, p...)
+		}
+		return append([]string{"config", "extra"}, strings.Split(key, ".")...)
+	}
 	for _, key := range milvuskeys.Leaves(env.Config.Extra) {
 		if schemaKey, msg, ok := owned(blocked, key); ok {
 			// The schema refuses these keys as nested maps; Milvus reads
@@ -341,7 +370,7 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 			if schemaKey != key {
 				what = fmt.Sprintf("%s is %s to Milvus", key, schemaKey)
 			}
-			diags = append(diags, s.positioned(name, "config.extra."+key, what+": "+msg)...)
+			diags = append(diags, s.positionedAt(name, at(key), what+": "+msg)...)
 			continue
 		}
 		if secretLeaf(key) {
@@ -352,13 +381,13 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 			if strings.HasPrefix(strings.ToLower(key), "function.") {
 				msg += " (a function provider takes credential: <name> of a credential Milvus holds)"
 			}
-			diags = append(diags, s.positioned(name, "config.extra."+key, msg)...)
+			diags = append(diags, s.positionedAt(name, at(key), msg)...)
 			continue
 		}
 		// Milvus reads a.b_c, a.bC and ab.c as one key: set twice in
 		// different spellings, which one wins is not said.
 		if first, dup := spelled[milvuskeys.Normalise(key)]; dup {
-			diags = append(diags, s.positioned(name, "config.extra."+key,
+			diags = append(diags, s.positionedAt(name, at(key),
 				fmt.Sprintf("%s is %s again, as Milvus reads keys (case, _, . and / do not matter): set it once", key, first))...)
 			continue
 		}
@@ -375,7 +404,7 @@ func (s *Set) milvusKeys(name string, env *model.Environment) []Diagnostic {
 		if hint := known.Suggest(key); hint != "" {
 			msg += fmt.Sprintf("; did you mean %s?", hint)
 		}
-		diags = append(diags, s.positioned(name, "config.extra."+key, msg)...)
+		diags = append(diags, s.positionedAt(name, at(key), msg)...)
 	}
 	if unknown > maxUnknownKeys {
 		diags = append(diags, s.positioned(name, "config.extra",
@@ -401,6 +430,26 @@ func secretLeaf(key string) bool {
 		}
 	}
 	return false
+}
+
+// extraPaths maps each config.extra leaf, named as milvuskeys.Leaves
+// names it (segments joined by dots), to the path of fields the user wrote
+// it at, so that a dotted key is positioned at its own line.
+func (s *Set) extraPaths(name string) map[string][]string {
+	out := map[string][]string{}
+	var walk func(v cue.Value, path []string)
+	walk = func(v cue.Value, path []string) {
+		n := 0
+		eachField(v, func(k string, x cue.Value) {
+			n++
+			walk(x, append(append([]string(nil), path...), k))
+		})
+		if n == 0 && len(path) > 0 {
+			out[strings.Join(path, ".")] = path
+		}
+	}
+	walk(s.overlays.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(name), cue.Str("config"), cue.Str("extra"))), nil)
+	return out
 }
 
 // maxUnknownKeys is how many unknown config.extra keys are listed.

@@ -109,17 +109,17 @@ func TestExtraKeyRules(t *testing.T) {
 		extra("the credential section is secrets", `credential: aksk1: secret_access_key: "x"`,
 			"environments.prod.config.extra.credential", "a spec holds no secret value"),
 		extra("Kafka's TLS key password, dotted", `"kafka.ssl.tlsKeyPassword": "x"`,
-			"environments.prod.config.extra.kafka.ssl.tlsKeyPassword", "a spec holds no secret value"),
+			`environments.prod.config.extra."kafka.ssl.tlsKeyPassword"`, "a spec holds no secret value"),
 		extra("a GCP key file, other case", `MINIO: GCPCREDENTIALJSON: "{}"`,
 			"environments.prod.config.extra.MINIO.GCPCREDENTIALJSON", "workload identity"),
 		extra("an API key below a free-form prefix", `function: textEmbedding: providers: openai: api_key: "sk-x"`,
 			"environments.prod.config.extra.function.textEmbedding.providers.openai.api_key", "a spec holds no secret value"),
 		extra("an API key spelt with a dot", `function: textEmbedding: providers: openai: "api.key": "sk-x"`,
-			`environments.prod.config.extra.function.textEmbedding.providers.openai.api.key`, "a spec holds no secret value"),
+			`environments.prod.config.extra.function.textEmbedding.providers.openai."api.key"`, "a spec holds no secret value"),
 		extra("an inline private key below a free-form prefix", `kafka: producer: "ssl.key.pem": "-----BEGIN"`,
-			`environments.prod.config.extra.kafka.producer.ssl.key.pem`, "a spec holds no secret value"),
+			`environments.prod.config.extra.kafka.producer."ssl.key.pem"`, "a spec holds no secret value"),
 		extra("one key in two spellings", `{dataCoord: gc: dropTolerance: 1, "datacoord.gc.drop_tolerance": 2}`,
-			"environments.prod.config.extra.datacoord.gc.drop_tolerance", "is dataCoord.gc.dropTolerance again"),
+			`environments.prod.config.extra."datacoord.gc.drop_tolerance"`, "is dataCoord.gc.dropTolerance again"),
 		extra("a key Milvus does not read", `dataCoord: gc: dropTolerence: 86400`,
 			"environments.prod.config.extra.dataCoord.gc.dropTolerence", "did you mean dataCoord.gc.dropTolerance?"),
 	})
@@ -307,4 +307,35 @@ func TestShapeRules(t *testing.T) {
 			new: "environments: prod: config: extra: " + strings.Repeat("{a: ", 40) + "1" + strings.Repeat("}", 40) + " // HERE", wantLoadError: true,
 			wantPath: "environments.prod.config.extra" + strings.Repeat(".a", 30), wantMsg: "nested more than 32 levels"},
 	})
+}
+
+// TestForkSeesTheSetsSnapshot: a Fork (another worker's Set) renders the
+// files as its Set loaded them, even when they change on disk meanwhile.
+func TestForkSeesTheSetsSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../overlays")); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "dev.cue")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), "environments: dev:", "environments: changed:", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fork, err := set.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(fork.Names(), ","), strings.Join(set.Names(), ","); got != want {
+		t.Errorf("fork has %s, its set %s", got, want)
+	}
+	if _, err := fork.Environment("dev"); err != nil {
+		t.Errorf("fork: %v", err)
+	}
 }

@@ -275,7 +275,7 @@ func TestValidationErrors(t *testing.T) {
 		{
 			name:     "a credential in config.extra under a dotted key",
 			edit:     extra(`config: extra: "minio.secretAccessKey": "x" // HERE`),
-			wantPath: "environments.t.config.extra.minio.secretAccessKey",
+			wantPath: `environments.t.config.extra."minio.secretAccessKey"`,
 			wantMsg:  "minio.secretAccessKey: a spec holds no secret value",
 		},
 		{
@@ -287,7 +287,7 @@ func TestValidationErrors(t *testing.T) {
 		{
 			name:     "a key below an owned subtree",
 			edit:     extra(`config: extra: "etcd.auth.enabled": false // HERE`),
-			wantPath: "environments.t.config.extra.etcd.auth.enabled",
+			wantPath: `environments.t.config.extra."etcd.auth.enabled"`,
 			wantMsg:  "etcd.auth.enabled is etcd.auth to Milvus: set dependencies.etcd.auth",
 		},
 		{

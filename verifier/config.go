@@ -17,17 +17,12 @@ import (
 // Job can pass settings either way. Credentials come only from the
 // environment or mounted files, never from flags.
 type Config struct {
-	Address       string
-	HealthURL     string
-	HealthTimeout time.Duration
+	ConnectOptions // how to reach Milvus
+	HealthURL      string
+	HealthTimeout  time.Duration
 	// WaitHelmRelease names a Flux HelmRelease to wait for (Ready, latest
 	// generation) before anything else.
 	WaitHelmRelease string
-	Username        string
-	Password        string
-	TLS             bool
-	CAFile          string
-	ServerName      string
 
 	RunID      string
 	Dim        int
@@ -84,15 +79,8 @@ func (c *Config) Collection() string { return CollectionPrefix + c.RunID }
 
 // Flags registers the flags on fs, with defaults from the environment.
 func (c *Config) Flags(fs *pflag.FlagSet) {
-	// fromEnv parses VERIFIER_<FLAG> with the flag's own parser: a value
-	// that does not parse is an error (reported by Finish), never ignored.
-	fromEnv := func(name string) {
-		if v, ok := os.LookupEnv(envName(name)); ok {
-			if err := fs.Set(name, v); err != nil {
-				c.envErrs = append(c.envErrs, fmt.Errorf("%s=%q: %w", envName(name), v, err))
-			}
-		}
-	}
+	c.ConnectOptions.Flags(fs)
+	fromEnv := envFallback(fs, &c.envErrs)
 	str := func(p *string, name, def, usage string) { fs.StringVar(p, name, def, usage); fromEnv(name) }
 	integer := func(p *int, name string, def int, usage string) { fs.IntVar(p, name, def, usage); fromEnv(name) }
 	dur := func(p *time.Duration, name string, def time.Duration, usage string) {
@@ -105,13 +93,9 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	}
 	boolean := func(p *bool, name string, def bool, usage string) { fs.BoolVar(p, name, def, usage); fromEnv(name) }
 
-	str(&c.Address, "address", "127.0.0.1:19530", "Milvus gRPC address host:port")
 	str(&c.HealthURL, "health-url", "", "health endpoint (default http://<host>:9091/healthz)")
 	dur(&c.HealthTimeout, "health-timeout", 2*time.Minute, "how long to wait for Milvus to become healthy (a rollout may be running)")
 	str(&c.WaitHelmRelease, "wait-helmrelease", "", "Flux HelmRelease (in --fault-namespace or the pod's) to wait for, Ready at its latest generation, before measuring")
-	boolean(&c.TLS, "tls", false, "connect with TLS")
-	str(&c.CAFile, "tls-ca", "", "PEM file of the CA that signed the server certificate")
-	str(&c.ServerName, "tls-server-name", "", "server name to verify (default: the host of --address)")
 
 	str(&c.RunID, "run-id", "", "unique id of this run; the collection is verifier_<run-id> (default: random)")
 	integer(&c.Dim, "dim", 128, "vector dimension")
@@ -166,28 +150,18 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 // Finish applies what flags cannot: credentials from the environment or
 // files, derived defaults, validation.
 func (c *Config) Finish() error {
+	host, err := c.ConnectOptions.Finish()
+	if err != nil {
+		return err
+	}
 	if len(c.envErrs) > 0 {
 		return c.envErrs[0]
 	}
 	if c.noFault != nil && *c.noFault {
 		c.Fault = false
 	}
-	var err error
-	if c.Username, err = secret("MILVUS_USERNAME"); err != nil {
-		return err
-	}
-	if c.Password, err = secret("MILVUS_PASSWORD"); err != nil {
-		return err
-	}
-	host, _, err := net.SplitHostPort(c.Address)
-	if err != nil {
-		return fmt.Errorf("--address %q: %w", c.Address, err)
-	}
 	if c.HealthURL == "" {
 		c.HealthURL = fmt.Sprintf("http://%s/healthz", net.JoinHostPort(host, "9091"))
-	}
-	if c.ServerName == "" {
-		c.ServerName = host
 	}
 	if c.RunID == "" {
 		b := make([]byte, 6)
@@ -258,13 +232,53 @@ func (c *Config) milvusLimits() error {
 	return nil
 }
 
-// Credentials are MILVUS_USERNAME and MILVUS_PASSWORD (or their *_FILE).
-func Credentials() (username, password string, err error) {
-	if username, err = secret("MILVUS_USERNAME"); err != nil {
-		return "", "", err
+// envFallback returns a function that sets flag name from VERIFIER_<FLAG>
+// with the flag's own parser: a value that does not parse is an error
+// (appended to errs, reported by Finish), never ignored.
+func envFallback(fs *pflag.FlagSet, errs *[]error) func(name string) {
+	return func(name string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			if err := fs.Set(name, v); err != nil {
+				*errs = append(*errs, fmt.Errorf("%s=%q: %w", envName(name), v, err))
+			}
+		}
 	}
-	password, err = secret("MILVUS_PASSWORD")
-	return username, password, err
+}
+
+// Flags registers the flags that say how to reach Milvus, each falling
+// back to VERIFIER_<FLAG>: every command that connects has them.
+func (o *ConnectOptions) Flags(fs *pflag.FlagSet) {
+	fromEnv := envFallback(fs, &o.envErrs)
+	fs.StringVar(&o.Address, "address", "127.0.0.1:19530", "Milvus gRPC address host:port")
+	fromEnv("address")
+	fs.BoolVar(&o.TLS, "tls", false, "connect with TLS")
+	fromEnv("tls")
+	fs.StringVar(&o.CAFile, "tls-ca", "", "PEM file of the CA that signed the server certificate")
+	fromEnv("tls-ca")
+	fs.StringVar(&o.ServerName, "tls-server-name", "", "server name to verify (default: the host of --address)")
+	fromEnv("tls-server-name")
+}
+
+// Finish completes the options after the flags: the credentials, only
+// from MILVUS_USERNAME and MILVUS_PASSWORD (or their *_FILE), and the TLS
+// server name. It returns the host of the address.
+func (o *ConnectOptions) Finish() (host string, err error) {
+	if len(o.envErrs) > 0 {
+		return "", o.envErrs[0]
+	}
+	if o.Username, err = secret("MILVUS_USERNAME"); err != nil {
+		return "", err
+	}
+	if o.Password, err = secret("MILVUS_PASSWORD"); err != nil {
+		return "", err
+	}
+	if host, _, err = net.SplitHostPort(o.Address); err != nil {
+		return "", fmt.Errorf("--address %q: %w", o.Address, err)
+	}
+	if o.ServerName == "" {
+		o.ServerName = host
+	}
+	return host, nil
 }
 
 // secret reads NAME from the environment, or the file named by NAME_FILE.

@@ -76,6 +76,8 @@ type ConnectOptions struct {
 	Address, Username, Password string
 	TLS                         bool
 	CAFile, ServerName          string
+
+	envErrs []error // malformed VERIFIER_* values, reported by Finish
 }
 
 // Connect dials Milvus with the official client.

@@ -70,8 +70,7 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		var err error
 		cctx, c := context.WithTimeout(ctx, cfg.RPCTimeout)
 		defer c()
-		if m, err = deps.Connect(cctx, ConnectOptions{Address: cfg.Address, Username: cfg.Username, Password: cfg.Password,
-			TLS: cfg.TLS, CAFile: cfg.CAFile, ServerName: cfg.ServerName}); err != nil {
+		if m, err = deps.Connect(cctx, cfg.ConnectOptions); err != nil {
 			return err
 		}
 		r.ServerVersion, err = m.Version(cctx)

@@ -166,7 +166,7 @@ func TestJudge(t *testing.T) {
 
 func TestConfigRejectsUnsafeInput(t *testing.T) {
 	base := func() Config {
-		return Config{Address: "milvus:19530", RunID: "abc", Dim: 8, Rows: 100, TopK: 10, Concurrency: 1, Replicas: 2, Queries: 10,
+		return Config{ConnectOptions: ConnectOptions{Address: "milvus:19530"}, RunID: "abc", Dim: 8, Rows: 100, TopK: 10, Concurrency: 1, Replicas: 2, Queries: 10,
 			RecallQueries: 10, Clusters: 2, Spread: 0.1, Consistency: "Bounded", NList: 16, NProbe: 8, M: 16, EfConstruction: 64,
 			BatchBytes: 1 << 20, RPCTimeout: time.Second, Timeout: time.Minute,
 			Metric: "L2", IndexType: "IVF_FLAT", FaultMode: "delete", Fault: true, FaultPods: 1,

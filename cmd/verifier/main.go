@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -35,16 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: verifier [flags]\n\nEvery flag also reads VERIFIER_<FLAG> (e.g. VERIFIER_SLO_P99_MS).\n"+
 			"Credentials: MILVUS_USERNAME, MILVUS_PASSWORD (or *_FILE).\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == pflag.ErrHelp {
-			return 0
-		}
-		fmt.Fprintf(stderr, "verifier: %v\nRun verifier --help for the flags.\n", err)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "verifier: unexpected argument %q (every setting is a flag)\nRun verifier --help for the flags.\n", fs.Arg(0))
-		return 2
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
 	}
 	if err := cfg.Finish(); err != nil {
 		fmt.Fprintln(stderr, "verifier:", err)
@@ -97,10 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 func runCleanup(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("verifier cleanup", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	address := fs.String("address", "127.0.0.1:19530", "Milvus gRPC address host:port")
-	useTLS := fs.Bool("tls", false, "connect with TLS")
-	caFile := fs.String("tls-ca", "", "PEM file of the CA that signed the server certificate")
-	serverName := fs.String("tls-server-name", "", "server name to verify (default: the host of --address)")
+	var conn verifier.ConnectOptions
+	conn.Flags(fs)
 	olderThan := fs.Duration("older-than", 2*time.Hour, "drop verifier collections created longer ago than this (longer than any run)")
 	unmarked := fs.Bool("include-unmarked", false, "also drop verifier_ collections without a creation time")
 	dryRun := fs.Bool("dry-run", false, "say what would be dropped, drop nothing")
@@ -109,34 +98,20 @@ func runCleanup(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: verifier cleanup [flags]\n\nDrops the verifier_ collections killed runs left behind.\n"+
 			"Credentials: MILVUS_USERNAME, MILVUS_PASSWORD (or *_FILE).\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == pflag.ErrHelp {
-			return 0
-		}
-		fmt.Fprintf(stderr, "verifier cleanup: %v\nRun verifier cleanup --help for the flags.\n", err)
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
+	}
+	if *olderThan < 0 {
+		fmt.Fprintln(stderr, "verifier cleanup: --older-than must not be negative")
 		return 2
 	}
-	if fs.NArg() > 0 || *olderThan < 0 {
-		fmt.Fprintln(stderr, "verifier cleanup: no arguments, and --older-than must not be negative")
-		return 2
-	}
-	user, pass, err := verifier.Credentials()
-	if err != nil {
+	if _, err := conn.Finish(); err != nil {
 		fmt.Fprintln(stderr, "verifier cleanup:", err)
 		return 2
 	}
-	host, _, err := net.SplitHostPort(*address)
-	if err != nil {
-		fmt.Fprintf(stderr, "verifier cleanup: --address %q: %v\n", *address, err)
-		return 2
-	}
-	if *serverName == "" {
-		*serverName = host
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	m, err := verifier.Connect(ctx, verifier.ConnectOptions{Address: *address, Username: user, Password: pass,
-		TLS: *useTLS, CAFile: *caFile, ServerName: *serverName})
+	m, err := verifier.Connect(ctx, conn)
 	if err != nil {
 		fmt.Fprintln(stderr, "verifier cleanup: connect:", err)
 		return 2
@@ -149,4 +124,22 @@ func runCleanup(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "verifier cleanup: %d collections\n", len(dropped))
 	return 0
+}
+
+// parse parses args into fs: on a malformed flag or a stray argument it
+// prints why and a pointer to --help, and returns the exit code (0 for
+// --help itself) with ok false.
+func parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == pflag.ErrHelp:
+		return 0, false
+	case err == nil && fs.NArg() > 0:
+		err = fmt.Errorf("unexpected argument %q (every setting is a flag)", fs.Arg(0))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\nRun %s --help for the flags.\n", fs.Name(), err, fs.Name())
+		return 2, false
+	}
+	return 0, true
 }

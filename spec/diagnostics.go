@@ -53,6 +53,20 @@ var namePatterns = map[string]string{
 	"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$": "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
 }
 
+// inWords says what CUE says in the schema's terms (a regex, a builtin)
+// in words a user can act on.
+func inWords(msg string) string {
+	msg = maxRunesRE.ReplaceAllString(msg, "(longer than $1 characters)")
+	msg = strings.Replace(msg, "(does not satisfy net.IPCIDR)", "(is not a network in CIDR notation, e.g. 10.0.0.0/8)", 1)
+	if msg == "invalid interpolation" {
+		msg = "invalid interpolation: it reads a value that is not set, or not a string or number"
+	}
+	for re, what := range namePatterns {
+		msg = strings.Replace(msg, "(out of bound =~"+strconv.Quote(re)+")", "("+what+")", 1)
+	}
+	return msg
+}
+
 var (
 	maxRunesRE    = regexp.MustCompile(`\(does not satisfy strings\.MaxRunes\(([0-9]+)\)\)`)
 	conflictRE    = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
@@ -90,14 +104,7 @@ func diagnose(err error, user cue.Value) []Diagnostic {
 	}
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
-		msg := maxRunesRE.ReplaceAllString(fmt.Sprintf(format, args...), "(longer than $1 characters)")
-		msg = strings.Replace(msg, "(does not satisfy net.IPCIDR)", "(is not a network in CIDR notation, e.g. 10.0.0.0/8)", 1)
-		if msg == "invalid interpolation" {
-			msg = "invalid interpolation: it reads a value that is not set, or not a string or number"
-		}
-		for re, what := range namePatterns {
-			msg = strings.Replace(msg, "(out of bound =~"+strconv.Quote(re)+")", "("+what+")", 1)
-		}
+		msg := inWords(fmt.Sprintf(format, args...))
 		d := Diagnostic{Path: strings.Join(e.Path(), "."), Msg: msg}
 		setPos(&d, cueerrors.Positions(e))
 		userPos(&d, user, e.Path())

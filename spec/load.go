@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -40,8 +39,7 @@ type Set struct {
 	paths    []string          // the overlay files, for Fork
 	srcs     map[string][]byte // and their contents as loaded
 
-	ownedOnce sync.Once
-	owned     map[string][2]string // normalised -> schema key, message
+	owned map[string][2]string // normalised -> schema key, message; read once
 }
 
 // Load reads every *.cue file of dir (one CUE package) and the embedded
@@ -197,33 +195,28 @@ func ignoredFiles(inst *build.Instance) []Diagnostic {
 // "enviroments" would silently drop the environment it defines. Hidden
 // fields (_ha) and definitions (#X) are the overlays' own helpers.
 func topLevel(ov cue.Value) []Diagnostic {
-	it, err := ov.Fields()
+	it, err := ov.Fields(cue.Hidden(true), cue.Definitions(true))
 	if err != nil {
 		return diagnose(err, cue.Value{})
 	}
 	var diags []Diagnostic
-	// A helper (hidden field or definition) is the overlays' own, unless
-	// its name is a misspelt environments: then what it holds is dropped.
-	helpers, err := ov.Fields(cue.Hidden(true), cue.Definitions(true))
-	if err == nil {
-		for helpers.Next() {
-			sel := helpers.Selector()
-			if sel.IsDefinition() || sel.PkgPath() != "" || strings.HasPrefix(sel.String(), "_") {
-				if bare := strings.TrimLeft(sel.String(), "_#"); bare == "environments" {
-					d := Diagnostic{Path: sel.String(), Msg: fmt.Sprintf("%s is a helper CUE leaves out of the output, so the environments it defines are dropped; write environments: <name>: {...}", sel.String())}
-					setPos(&d, []token.Pos{helpers.Value().Pos()})
-					diags = append(diags, d)
-				}
-			}
-		}
-	}
 	for it.Next() {
-		name := it.Selector().Unquoted()
-		if name == "environments" {
+		sel := it.Selector()
+		helper := sel.IsDefinition() || strings.HasPrefix(sel.String(), "_")
+		d := Diagnostic{Path: sel.String()}
+		switch {
+		case sel.String() == "environments":
 			continue
+		case helper && strings.TrimLeft(sel.String(), "_#") == "environments":
+			// A helper named like it: what it holds is dropped.
+			d.Msg = sel.String() + " is a helper CUE leaves out of the output, so the environments it defines are dropped; write environments: <name>: {...}"
+		case helper:
+			continue // the overlays' own helpers
+		default:
+			d.Path = sel.Unquoted()
+			d.Msg = unknownMsg(d.Path, []string{"environments"}) +
+				" (an overlay file defines environments: <name>: {...}, helpers as _name or #Name)"
 		}
-		d := Diagnostic{Path: name, Msg: unknownMsg(name, []string{"environments"}) +
-			" (an overlay file defines environments: <name>: {...}, helpers as _name or #Name)"}
 		setPos(&d, []token.Pos{it.Value().Pos()})
 		diags = append(diags, d)
 	}
@@ -459,7 +452,7 @@ const maxUnknownKeys = 20
 // secrets, and keys a typed field or a dependency owns), with the schema's
 // message, read from the schema itself so that there is one list.
 func (s *Set) ownedExtraKeys() map[string][2]string {
-	s.ownedOnce.Do(func() {
+	if s.owned == nil {
 		s.owned = map[string][2]string{}
 		var walk func(prefix string, v cue.Value)
 		walk = func(prefix string, v cue.Value) {
@@ -483,7 +476,7 @@ func (s *Set) ownedExtraKeys() map[string][2]string {
 			}
 		}
 		walk("", s.schema.LookupPath(cue.ParsePath("#Extra")))
-	})
+	}
 	return s.owned
 }
 
@@ -540,14 +533,8 @@ func (s *Set) positionedAt(name string, field []string, msg string) []Diagnostic
 			shown[i] = strconv.Quote(p)
 		}
 	}
-	d := Diagnostic{Path: strings.Join(shown, "."), Msg: msg, File: "schema/"}
-	userPos(&d, user, path)
-	if strings.HasPrefix(d.File, "schema/") {
-		d.File = ""
-		if p := user.Pos(); p.IsValid() {
-			d.File, d.Line, d.Col = relPath(p.Filename()), p.Line(), p.Column()
-		}
-	}
+	d := Diagnostic{Path: strings.Join(shown, "."), Msg: msg}
+	atUserField(&d, user, path)
 	return []Diagnostic{d}
 }
 
@@ -665,27 +652,8 @@ func incomplete(d Diagnostic) bool {
 // another field (a derived field is unset because what it reads is).
 func unsetFields(v, user cue.Value, at cue.Path) []Diagnostic {
 	var out []Diagnostic
-	var walk func(x cue.Value, path []string)
-	walk = func(x cue.Value, path []string) {
-		switch x.IncompleteKind() {
-		case cue.StructKind, cue.BottomKind:
-			// A struct with an error below it is bottom as a whole; its
-			// fields are still there.
-			if _, err := x.Fields(); err == nil {
-				eachField(x, func(k string, y cue.Value) { walk(y, append(path, k)) })
-			}
-			return
-		case cue.ListKind:
-			it, err := x.List()
-			if err != nil {
-				return
-			}
-			for i := 0; it.Next(); i++ {
-				walk(it.Value(), append(path, strconv.Itoa(i)))
-			}
-			return
-		}
-		if x.IsConcrete() {
+	eachLeaf(v, nil, func(path []string, x cue.Value) {
+		if x.IncompleteKind() == cue.StructKind || x.IsConcrete() {
 			return
 		}
 		if _, ok := x.Default(); ok {
@@ -697,16 +665,23 @@ func unsetFields(v, user cue.Value, at cue.Path) []Diagnostic {
 		}
 		full := append(strings.Split(at.String(), "."), path...)
 		d := Diagnostic{Path: strings.Join(full, "."), Msg: fmt.Sprintf("not set: it must be %v", x)}
-		userPos(&d, user, full)
-		if d.File == "" {
-			if p := user.Pos(); p.IsValid() {
-				d.File, d.Line, d.Col = relPath(p.Filename()), p.Line(), p.Column()
-			}
-		}
+		atUserField(&d, user, full)
 		out = append(out, d)
-	}
-	walk(v, nil)
+	})
 	return out
+}
+
+// atUserField positions d at path (environments.<name>.field...) where the
+// user wrote it, at the closest enclosing field they wrote, or at the
+// environment.
+func atUserField(d *Diagnostic, user cue.Value, path []string) {
+	d.File = ""
+	userPos(d, user, path)
+	if d.File == "" {
+		if p := user.Pos(); p.IsValid() {
+			d.File, d.Line, d.Col = relPath(p.Filename()), p.Line(), p.Column()
+		}
+	}
 }
 
 // relPath makes a file name relative to the working directory when it is

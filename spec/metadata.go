@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -39,26 +40,26 @@ func (s *Set) metadata(name string, v cue.Value) []Diagnostic {
 		diags = append(diags, s.positionedAt(name, at, msg)...)
 	}
 	for _, p := range labelMaps {
-		eachMatch(v, strings.Split(p, "."), nil, func(at []string, m cue.Value) {
+		eachAt(v, p, func(at []string, m cue.Value) {
 			eachField(m, func(key string, val cue.Value) {
 				k := append(at, key)
 				if errs := validation.IsQualifiedName(key); len(errs) > 0 {
 					add(k, fmt.Sprintf("label key %q: %s", key, strings.Join(errs, "; ")))
 				}
-				if s, err := val.String(); err == nil {
-					if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
-						add(k, fmt.Sprintf("label value %q: %s", s, strings.Join(errs, "; ")))
+				if str, err := val.String(); err == nil {
+					if errs := validation.IsValidLabelValue(str); len(errs) > 0 {
+						add(k, fmt.Sprintf("label value %q: %s", str, strings.Join(errs, "; ")))
 					}
 				}
 			})
 		})
 	}
 	for _, p := range annotationMaps {
-		eachMatch(v, strings.Split(p, "."), nil, func(at []string, m cue.Value) {
+		eachAt(v, p, func(at []string, m cue.Value) {
 			size := 0
 			eachField(m, func(key string, val cue.Value) {
-				s, _ := val.String()
-				size += len(key) + len(s)
+				str, _ := val.String()
+				size += len(key) + len(str)
 				// The API server lowercases the key before this check
 				// (apimachinery's ValidateAnnotations).
 				if errs := validation.IsQualifiedName(strings.ToLower(key)); len(errs) > 0 {
@@ -72,26 +73,26 @@ func (s *Set) metadata(name string, v cue.Value) []Diagnostic {
 		})
 	}
 	for _, p := range labelKeys {
-		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
-			if s, err := x.String(); err == nil {
-				if errs := validation.IsQualifiedName(s); len(errs) > 0 {
-					add(at, fmt.Sprintf("label key %q: %s", s, strings.Join(errs, "; ")))
+		eachAt(v, p, func(at []string, x cue.Value) {
+			if str, err := x.String(); err == nil {
+				if errs := validation.IsQualifiedName(str); len(errs) > 0 {
+					add(at, fmt.Sprintf("label key %q: %s", str, strings.Join(errs, "; ")))
 				}
 			}
 		})
 	}
 	for _, p := range labelValues {
-		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
-			s, err := x.String()
+		eachAt(v, p, func(at []string, x cue.Value) {
+			str, err := x.String()
 			if err != nil {
 				return
 			}
-			if s == "" && strings.HasPrefix(p, "topology.zones") {
+			if str == "" && strings.HasPrefix(p, "topology.zones") {
 				add(at, "an empty zone: every zone is the value of the zone label on some nodes")
 				return
 			}
-			if errs := validation.IsValidLabelValue(s); len(errs) > 0 {
-				add(at, fmt.Sprintf("label value %q: %s", s, strings.Join(errs, "; ")))
+			if errs := validation.IsValidLabelValue(str); len(errs) > 0 {
+				add(at, fmt.Sprintf("label value %q: %s", str, strings.Join(errs, "; ")))
 			}
 		})
 	}
@@ -124,6 +125,37 @@ func eachMatch(v cue.Value, pattern, at []string, fn func(at []string, x cue.Val
 		}
 	case cue.StructKind:
 		eachField(v, func(k string, x cue.Value) { eachMatch(x, rest, append(at, k), fn) })
+	}
+}
+
+// eachAt is eachMatch for a dotted pattern ("components.*.annotations").
+func eachAt(v cue.Value, pattern string, fn func(at []string, x cue.Value)) {
+	eachMatch(v, strings.Split(pattern, "."), nil, fn)
+}
+
+// eachLeaf calls fn for every value below v that is neither a struct nor
+// a list, and for every empty struct, with its path below v. A struct
+// that is an error as a whole (bottom, an error below it) still has its
+// fields walked.
+func eachLeaf(v cue.Value, path []string, fn func(path []string, x cue.Value)) {
+	sub := func(k string) []string { return append(path[:len(path):len(path)], k) }
+	switch k := v.IncompleteKind(); k {
+	case cue.StructKind, cue.BottomKind:
+		n := 0
+		eachField(v, func(key string, x cue.Value) { n++; eachLeaf(x, sub(key), fn) })
+		if n == 0 && k == cue.StructKind {
+			fn(path, v)
+		}
+	case cue.ListKind:
+		it, err := v.List()
+		if err != nil {
+			return
+		}
+		for i := 0; it.Next(); i++ {
+			eachLeaf(it.Value(), sub(strconv.Itoa(i)), fn)
+		}
+	default:
+		fn(path, v)
 	}
 }
 

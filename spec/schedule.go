@@ -26,7 +26,6 @@ func (s *Set) backupSchedule(name string, env *model.Environment) []Diagnostic {
 	if !b.Enabled {
 		return nil
 	}
-	var diags []Diagnostic
 	if strings.Contains(b.Schedule, "TZ=") {
 		return s.positioned(name, "backup.schedule", "the time zone goes in backup.timeZone, not in the schedule (the CronJob API refuses TZ=)")
 	}
@@ -48,11 +47,11 @@ func (s *Set) backupSchedule(name string, env *model.Environment) []Diagnostic {
 		return s.positioned(name, "backup.schedule", fmt.Sprintf("%q never runs", b.Schedule))
 	}
 	if time.Duration(b.StaleAfterHours)*time.Hour <= gap {
-		diags = append(diags, s.positioned(name, "backup.staleAfterHours",
+		return s.positioned(name, "backup.staleAfterHours",
 			fmt.Sprintf("%d hours is not longer than the longest gap between two scheduled backups (%s for %q in %s): the staleness alert would fire between healthy backups; use at least %d",
-				b.StaleAfterHours, gap, b.Schedule, b.TimeZone, int(gap.Hours())+1))...)
+				b.StaleAfterHours, gap, b.Schedule, b.TimeZone, int(gap.Hours())+1))
 	}
-	return diags
+	return nil
 }
 
 // timeZone loads an IANA zone name the way the CronJob API accepts it.

@@ -69,17 +69,15 @@ func (s *Set) verificationLoad(name string, env *model.Environment) []Diagnostic
 // or a float would reach YAML as 1e+23.
 func (s *Set) numbers(name string, v cue.Value) []Diagnostic {
 	var diags []Diagnostic
-	var walk func(at []string, x cue.Value)
-	walk = func(at []string, x cue.Value) {
-		if k := x.IncompleteKind(); (k == cue.IntKind || k == cue.FloatKind || k == cue.NumberKind) && !x.IsConcrete() {
-			return // a bound the schema's default makes concrete
-		}
-		switch x.IncompleteKind() {
-		case cue.IntKind:
+	eachLeaf(v, nil, func(at []string, x cue.Value) {
+		switch k := x.IncompleteKind(); {
+		case (k == cue.IntKind || k == cue.FloatKind || k == cue.NumberKind) && !x.IsConcrete():
+			// a bound the schema's default makes concrete
+		case k == cue.IntKind:
 			if _, err := x.Int64(); err != nil {
 				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v does not fit a 64-bit integer", x))...)
 			}
-		case cue.FloatKind, cue.NumberKind:
+		case k == cue.FloatKind || k == cue.NumberKind:
 			if f, err := x.Float64(); err != nil || math.IsInf(f, 0) {
 				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v does not fit a 64-bit float", x))...)
 			} else if g := strconv.FormatFloat(f, 'g', -1, 64); f != math.Trunc(f) && strings.Contains(g, "e") || f == math.Trunc(f) && math.Abs(f) >= 1<<63 {
@@ -89,19 +87,8 @@ func (s *Set) numbers(name string, v cue.Value) []Diagnostic {
 				// configuration parser read differently or not at all.
 				diags = append(diags, s.positionedAt(name, at, fmt.Sprintf("%v would be written as %s: a decimal number here must lie between 0.0001 and 1000000, or be a whole number that fits 64 bits", x, g))...)
 			}
-		case cue.StructKind:
-			eachField(x, func(k string, y cue.Value) { walk(append(at, k), y) })
-		case cue.ListKind:
-			it, err := x.List()
-			if err != nil {
-				return
-			}
-			for i := 0; it.Next(); i++ {
-				walk(append(at, strconv.Itoa(i)), it.Value())
-			}
 		}
-	}
-	walk(nil, v)
+	})
 	return diags
 }
 
@@ -125,7 +112,7 @@ func (s *Set) values(name string, v cue.Value, env *model.Environment) []Diagnos
 	var diags []Diagnostic
 	add := func(at []string, msg string) { diags = append(diags, s.positionedAt(name, at, msg)...) }
 	for _, p := range goDurations {
-		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+		eachAt(v, p, func(at []string, x cue.Value) {
 			str, _ := x.String()
 			if d, err := time.ParseDuration(str); err != nil {
 				add(at, fmt.Sprintf("%q is not a duration: %v", str, err))
@@ -135,7 +122,7 @@ func (s *Set) values(name string, v cue.Value, env *model.Environment) []Diagnos
 		})
 	}
 	for _, p := range promDurations {
-		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+		eachAt(v, p, func(at []string, x cue.Value) {
 			str, _ := x.String()
 			d, err := prommodel.ParseDuration(str)
 			switch {
@@ -148,24 +135,22 @@ func (s *Set) values(name string, v cue.Value, env *model.Environment) []Diagnos
 		})
 	}
 	for _, p := range hostPorts {
-		eachMatch(v, strings.Split(p, "."), nil, func(at []string, x cue.Value) {
+		eachAt(v, p, func(at []string, x cue.Value) {
 			str, _ := x.String()
 			_, port, err := net.SplitHostPort(str)
 			if err != nil {
 				add(at, fmt.Sprintf("%q is not host:port: %v", str, err))
 				return
 			}
-			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			if !validPort(port) {
 				add(at, fmt.Sprintf("%q: port %s is not in 1-65535", str, port))
 			}
 		})
 	}
 	if r := env.Images.Registry; r != "" {
 		host, _, _ := strings.Cut(r, "/")
-		if _, port, err := net.SplitHostPort(host); err == nil {
-			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-				add([]string{"images", "registry"}, fmt.Sprintf("%q: port %s is not in 1-65535", r, port))
-			}
+		if _, port, err := net.SplitHostPort(host); err == nil && !validPort(port) {
+			add([]string{"images", "registry"}, fmt.Sprintf("%q: port %s is not in 1-65535", r, port))
 		}
 	}
 	// The tag is the image Milvus runs; the version is what the chart,
@@ -174,4 +159,9 @@ func (s *Set) values(name string, v cue.Value, env *model.Environment) []Diagnos
 		add([]string{"milvus", "image", "tag"}, fmt.Sprintf("%q is not Milvus %s: the tag must be v%s (or v%s-<variant>); to run another version, set milvus.version", tag, env.Milvus.Version, env.Milvus.Version, env.Milvus.Version))
 	}
 	return diags
+}
+
+func validPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }

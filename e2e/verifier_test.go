@@ -74,6 +74,9 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	if r.Insert == nil || r.Insert.Rows != 20000 || r.Search == nil || r.Search.Count != 2000 || r.Search.Errors != 0 {
 		t.Errorf("report: insert %+v search %+v", r.Insert, r.Search)
 	}
+	// After inserts, a flush, index, load and searches, the server has
+	// exported what the alert rules and dashboards read.
+	t.Run("metric names", func(t *testing.T) { checkServedMetrics(t, "http://127.0.0.1:9091/metrics") })
 	// Clustered data and an approximate index: recall is high but, with
 	// nprobe 16 of 256 lists, it is measured, not assumed.
 	if r.Recall == nil || r.Recall.Recall < 0.8 || r.Recall.Recall > 1 || r.Recall.Queries != 200 {

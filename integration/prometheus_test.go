@@ -69,6 +69,7 @@ func TestPromtool(t *testing.T) {
 		}
 		tested++
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			rules, config := shippedRules(t, r)
 			dir := t.TempDir()
 			rb, err := yaml.Marshal(rules)
@@ -86,18 +87,33 @@ func TestPromtool(t *testing.T) {
 			var names []string
 			for _, g := range rules.Groups {
 				for _, rule := range g.Rules {
-					names = append(names, rule.Alert)
-					if !covered[rule.Alert] {
-						t.Errorf("alert %s has no unit test", rule.Alert)
+					names = append(names, keyOf(rule))
+					if !covered[keyOf(rule)] {
+						t.Errorf("alert %s has no unit test", keyOf(rule))
 					}
 				}
 			}
-			tb, err := yaml.Marshal(tests)
-			if err != nil {
-				t.Fatal(err)
+			// Groups over days (the backup's) are evaluated hourly: at the
+			// minute they would take promtool a quarter of a minute each.
+			args := []string{"test", "rules"}
+			for _, every := range []string{"1m", "1h"} {
+				tf := testFile{RuleFiles: tests.RuleFiles, EvaluationInterval: every}
+				for _, g := range tests.Tests {
+					if g.Interval == every {
+						tf.Tests = append(tf.Tests, g)
+					}
+				}
+				if len(tf.Tests) == 0 {
+					continue
+				}
+				tb, err := yaml.Marshal(tf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				write(t, dir, "tests-"+every+".yml", tb)
+				args = append(args, filepath.Join(dir, "tests-"+every+".yml"))
 			}
-			write(t, dir, "tests.yml", tb)
-			out := run(t, promtool, "test", "rules", filepath.Join(dir, "tests.yml"))
+			out := run(t, promtool, args...)
 			if !strings.Contains(string(out), "SUCCESS") {
 				t.Errorf("promtool test rules:\n%s", out)
 			}
@@ -189,6 +205,38 @@ type scenario struct {
 	seriesLabels map[string]string
 	// value is $value when it fires.
 	value float64
+	// match are the labels that tell the rule apart from others of the
+	// same alert name (component, job, metric).
+	match map[string]string
+}
+
+// ruleKey names one rule: its alert and the labels in match.
+func ruleKey(alert string, match map[string]string) string {
+	keys := make([]string, 0, len(match))
+	for k := range match {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(alert)
+	for _, k := range keys {
+		fmt.Fprintf(&b, ",%s=%s", k, match[k])
+	}
+	return b.String()
+}
+
+// distinguishing are the rule labels that tell rules of one alert name
+// apart.
+var distinguishing = []string{"component", "job", "metric"}
+
+func keyOf(r monitoring.Rule) string {
+	match := map[string]string{}
+	for _, k := range distinguishing {
+		if v, ok := r.Labels[k]; ok {
+			match[k] = v
+		}
+	}
+	return ruleKey(r.Alert, match)
 }
 
 func ruleTests(env *model.Environment, rules monitoring.RuleFile) (testFile, map[string]bool) {
@@ -199,19 +247,8 @@ func ruleTests(env *model.Environment, rules monitoring.RuleFile) (testFile, map
 		}
 		return fmt.Sprintf("%s{%s}", name, sel)
 	}
-	// A histogram whose observations all land in (low, high]: p99 is
-	// low + (high-low)*0.99; in the quiet case all land in (0, low].
 	histogram := func(name, extra string, threshold float64, fire bool) ([]series, float64) {
-		low, high := threshold/2, threshold*2
-		lowRate := "0+0x30"
-		if !fire {
-			lowRate = "0+60x30"
-		}
-		return []series{
-			{m(name, fmt.Sprintf(`%s,le=%q`, extra, num(low))), lowRate},
-			{m(name, fmt.Sprintf(`%s,le=%q`, extra, num(high))), "0+60x30"},
-			{m(name, fmt.Sprintf(`%s,le="+Inf"`, extra)), "0+60x30"},
-		}, low + (high-low)*0.99
+		return histogramSeries(func(labels string) string { return m(name, labels) }, extra, threshold, fire)
 	}
 	searchFire, searchP99 := histogram("milvus_proxy_sq_latency_bucket", `query_type="search"`, env.SLO.SearchP99Ms, true)
 	searchQuiet, _ := histogram("milvus_proxy_sq_latency_bucket", `query_type="search"`, env.SLO.SearchP99Ms, false)
@@ -310,20 +347,47 @@ func ruleTests(env *model.Environment, rules monitoring.RuleFile) (testFile, map
 		)
 	}
 
-	byName := map[string]monitoring.Rule{}
+	scenarios = append(scenarios, healthScenarios(env, m, histogram)...)
+	scenarios = append(scenarios, absenceScenarios(env, sel, m)...)
+	scenarios = append(scenarios, dependencyScenarios(env)...)
+
+	byKey := map[string]monitoring.Rule{}
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
-			byName[r.Alert] = r
+			byKey[keyOf(r)] = r
 		}
+	}
+	// An alert name shared by several rules (one per component, job or
+	// metric) is tested one rule at a time: the others' quiet input keeps
+	// them quiet in that test.
+	siblings := map[string][]series{}
+	for _, s := range scenarios {
+		if _, ok := byKey[ruleKey(s.alert, s.match)]; ok && len(s.match) > 0 {
+			siblings[s.alert] = append(siblings[s.alert], s.quiet...)
+		}
+	}
+	others := func(s scenario) []series {
+		var out []series
+		own := map[string]bool{}
+		for _, x := range append(append([]series{}, s.fire...), s.quiet...) {
+			own[x.Series] = true
+		}
+		for _, x := range siblings[s.alert] {
+			if !own[x.Series] {
+				out = append(out, x)
+				own[x.Series] = true
+			}
+		}
+		return out
 	}
 	tf := testFile{RuleFiles: []string{monitoring.RuleFileName}, EvaluationInterval: "1m"}
 	covered := map[string]bool{}
 	for _, s := range scenarios {
-		rule, ok := byName[s.alert]
+		rule, ok := byKey[ruleKey(s.alert, s.match)]
 		if !ok {
 			continue
 		}
-		covered[s.alert] = true
+		covered[ruleKey(s.alert, s.match)] = true
 		interval, eval := s.interval, s.evalTime
 		if interval == "" {
 			interval = "1m"
@@ -343,9 +407,9 @@ func ruleTests(env *model.Environment, rules monitoring.RuleFile) (testFile, map
 			annotations[k] = expand(v, s.value, labels)
 		}
 		tf.Tests = append(tf.Tests,
-			testGroup{Name: s.alert + " fires", Interval: interval, InputSeries: s.fire,
+			testGroup{Name: ruleKey(s.alert, s.match) + " fires", Interval: interval, InputSeries: append(s.fire, others(s)...),
 				AlertRuleTest: []alertRuleTest{{EvalTime: eval, Alertname: s.alert, ExpAlerts: []expAlert{{ExpLabels: labels, ExpAnnotations: annotations}}}}},
-			testGroup{Name: s.alert + " stays quiet", Interval: interval, InputSeries: s.quiet,
+			testGroup{Name: ruleKey(s.alert, s.match) + " stays quiet", Interval: interval, InputSeries: append(s.quiet, others(s)...),
 				AlertRuleTest: []alertRuleTest{{EvalTime: eval, Alertname: s.alert, ExpAlerts: []expAlert{}}}},
 		)
 	}
@@ -358,6 +422,7 @@ func expand(s string, value float64, labels map[string]string) string {
 	r := []string{
 		"{{ $value | humanizePercentage }}", fmt.Sprintf("%.4g%%", value*100),
 		"{{ $value | humanizeDuration }}", humanizeDuration(value),
+		"{{ $value | humanize1024 }}", humanize1024(value),
 		"{{ $value | humanize }}", humanize(value),
 		"{{ $value }}", fmt.Sprint(value),
 	}
@@ -372,9 +437,22 @@ func expand(s string, value float64, labels map[string]string) string {
 	return strings.NewReplacer(r...).Replace(s)
 }
 
+// humanize is Prometheus' template function: SI prefixes, four
+// significant digits.
 func humanize(v float64) string {
-	if v == 0 || math.Abs(v) < 1 {
-		return fmt.Sprintf("%.4g", v) // our tests do not need the small prefixes
+	if v == 0 {
+		return fmt.Sprintf("%.4g", v)
+	}
+	if math.Abs(v) < 1 {
+		prefix := ""
+		for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
+			if math.Abs(v) >= 1 {
+				break
+			}
+			prefix = p
+			v *= 1000
+		}
+		return fmt.Sprintf("%.4g%s", v, prefix)
 	}
 	prefix := ""
 	for _, p := range []string{"k", "M", "G", "T", "P", "E", "Z", "Y"} {
@@ -387,9 +465,46 @@ func humanize(v float64) string {
 	return fmt.Sprintf("%.4g%s", v, prefix)
 }
 
+func humanize1024(v float64) string {
+	if math.Abs(v) < 1 {
+		return fmt.Sprintf("%.4g", v)
+	}
+	prefix := ""
+	for _, p := range []string{"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"} {
+		if math.Abs(v) < 1024 {
+			break
+		}
+		prefix = p
+		v /= 1024
+	}
+	return fmt.Sprintf("%.4g%s", v, prefix)
+}
+
+// humanizeDuration is Prometheus' for whole seconds: leading zero units
+// are left out.
 func humanizeDuration(v float64) string {
+	if v != 0 && math.Abs(v) < 1 {
+		prefix := ""
+		for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
+			if math.Abs(v) >= 1 {
+				break
+			}
+			prefix = p
+			v *= 1000
+		}
+		return fmt.Sprintf("%.4g%ss", v, prefix)
+	}
 	s := int64(v)
-	return fmt.Sprintf("%dd %dh %dm %ds", s/86400, s/3600%24, s/60%60, s%60)
+	d, h, m, sec := s/86400, s/3600%24, s/60%60, s%60
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%dd %dh %dm %ds", d, h, m, sec)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm %ds", h, m, sec)
+	case m > 0:
+		return fmt.Sprintf("%dm %ds", m, sec)
+	}
+	return fmt.Sprintf("%.4gs", v)
 }
 
 func num(f float64) string { return fmt.Sprint(f) }

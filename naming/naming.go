@@ -160,6 +160,11 @@ func Derived(env *model.Environment) []Name {
 	for _, c := range env.ComponentNames() {
 		add("overlay", "PodDisruptionBudget", r+"-"+model.ComponentLabel(c), "release")
 	}
+	if env.Monitoring.Mode == "operator" {
+		for _, t := range env.MetricsTargets() {
+			add("overlay", "PodMonitor", t.Job, "release")
+		}
+	}
 
 	// The Milvus chart: "milvus.fullname" is the release when it contains
 	// "milvus", else release-milvus, cut to 63 (templates/_helpers.tpl);
@@ -209,9 +214,18 @@ func Derived(env *model.Environment) []Name {
 				[2]string{"RoleBinding", "-broker-rolebinding"})
 		case "kafka":
 			// bitnami kafka with its zookeeper subchart.
-			dep("kafka", [2]string{"StatefulSet", "-zookeeper"}, [2]string{"StatefulSet", ""},
-				[2]string{"Service", "-zookeeper-headless"}, [2]string{"Service", "-headless"},
-				[2]string{"ConfigMap", "-zookeeper-scripts"})
+			objs := [][2]string{{"StatefulSet", "-zookeeper"}, {"StatefulSet", ""},
+				{"Service", "-zookeeper-headless"}, {"Service", "-headless"},
+				{"ConfigMap", "-zookeeper-scripts"}}
+			if env.Monitoring.Mode != "none" {
+				// The exporters (templates/jmx-metrics-svc.yaml and
+				// jmx-configmap.yaml, the zookeeper subchart's
+				// metrics-svc.yaml; none is cut to 63). The exporter's
+				// Deployment and Service are cut.
+				objs = append(objs, [2]string{"Service", "-jmx-metrics"}, [2]string{"ConfigMap", "-jmx-configuration"},
+					[2]string{"Service", "-zookeeper-metrics"})
+			}
+			dep("kafka", objs...)
 		}
 	}
 	return out

@@ -248,6 +248,8 @@ type MinioValues struct {
 	PodDisruptionBudget MinioPDB                      `json:"podDisruptionBudget"`
 	Affinity            *corev1.Affinity              `json:"affinity,omitempty"`
 	SecurityContext     MinioSecurityContext          `json:"securityContext"`
+	// Environment becomes the container's environment variables.
+	Environment map[string]string `json:"environment,omitempty"`
 }
 
 // Bucket is created by the chart's post-install job.
@@ -289,6 +291,14 @@ func minioValues(env *model.Environment, m *model.ManagedMinio) MinioValues {
 		Buckets:             []Bucket{},
 		PodDisruptionBudget: MinioPDB{Enabled: true, MaxUnavailable: 1},
 		SecurityContext:     MinioSecurityContext{Enabled: true, RunAsUser: 1000, RunAsGroup: 1000, FSGroup: 1000},
+	}
+	if env.Monitoring.Mode != "none" {
+		// The metrics need a bearer token by default, which the chart's
+		// monitors get from a post-install Job running kubectl with
+		// cluster RBAC. Public metrics instead (cmd/metrics-router.go:
+		// NoAuthMiddleware): the NetworkPolicy lets only the metricsFrom
+		// namespaces reach the port for them, and they hold no data.
+		v.Environment = map[string]string{"MINIO_PROMETHEUS_AUTH_TYPE": "public"}
 	}
 	term := corev1.PodAffinityTerm{
 		LabelSelector: &metav1.LabelSelector{MatchLabels: env.DependencyPodLabels("minio", "")},

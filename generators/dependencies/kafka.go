@@ -2,9 +2,11 @@ package dependencies
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/milvus-gitops/milvusgen/model"
 )
@@ -40,6 +42,38 @@ type KafkaValues struct {
 	PodSecurityContext            map[string]any               `json:"podSecurityContext"`
 	ContainerSecurityContext      map[string]any               `json:"containerSecurityContext"`
 	Zookeeper                     KafkaZookeeper               `json:"zookeeper"`
+	Metrics                       *KafkaMetrics                `json:"metrics,omitempty"`
+}
+
+// KafkaMetrics are the chart's exporters: the JMX exporter sidecar and
+// the kafka-exporter Deployment.
+type KafkaMetrics struct {
+	Kafka KafkaExporter `json:"kafka"`
+	JMX   KafkaJMX      `json:"jmx"`
+}
+
+// KafkaExporter is metrics.kafka of the chart.
+type KafkaExporter struct {
+	Enabled                  bool                         `json:"enabled"`
+	Image                    BitnamiImage                 `json:"image"`
+	Resources                *corev1.ResourceRequirements `json:"resources,omitempty"`
+	PodSecurityContext       map[string]any               `json:"podSecurityContext"`
+	ContainerSecurityContext map[string]any               `json:"containerSecurityContext"`
+	PodPlacement             `json:",inline"`
+}
+
+// KafkaJMX is metrics.jmx of the chart.
+type KafkaJMX struct {
+	Enabled                  bool                         `json:"enabled"`
+	Image                    BitnamiImage                 `json:"image"`
+	Resources                *corev1.ResourceRequirements `json:"resources,omitempty"`
+	ContainerSecurityContext map[string]any               `json:"containerSecurityContext"`
+}
+
+// ZookeeperMetrics is the ZooKeeper subchart's metrics block: ZooKeeper's
+// own Prometheus provider (ZOO_ENABLE_PROMETHEUS_METRICS), no sidecar.
+type ZookeeperMetrics struct {
+	Enabled bool `json:"enabled"`
 }
 
 // KafkaZookeeper is the chart's bundled ZooKeeper ensemble.
@@ -56,6 +90,7 @@ type KafkaZookeeper struct {
 	PDB                       BitnamiPDB                        `json:"pdb"`
 	PodSecurityContext        map[string]any                    `json:"podSecurityContext"`
 	ContainerSecurityContext  map[string]any                    `json:"containerSecurityContext"`
+	Metrics                   ZookeeperMetrics                  `json:"metrics"`
 }
 
 func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
@@ -103,6 +138,24 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 			PodSecurityContext:       pod,
 			ContainerSecurityContext: container,
 		},
+	}
+	if env.Monitoring.Mode != "none" {
+		// What the alert rules read (model.MetricsTargets). The chart's
+		// exporter images default to docker.io whatever the broker's
+		// registry: set them, so that they come from the mirror too.
+		v.Zookeeper.Metrics.Enabled = true
+		small := &corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+		}
+		// kafka_exporter writes nothing (profiles.KafkaExporter).
+		exporter := maps.Clone(container)
+		exporter["readOnlyRootFilesystem"] = true
+		v.Metrics = &KafkaMetrics{
+			Kafka: KafkaExporter{Enabled: true, Image: bitnamiImage(env, m.ExporterImage), Resources: small,
+				PodSecurityContext: pod, ContainerSecurityContext: exporter, PodPlacement: placement(env)},
+			JMX: KafkaJMX{Enabled: true, Image: bitnamiImage(env, m.JMXExporterImage), Resources: small, ContainerSecurityContext: container},
+		}
 	}
 	v.Resources = optionalResources(m.Broker.Resources)
 	v.Zookeeper.Resources = optionalResources(m.Zookeeper.Resources)

@@ -34,6 +34,9 @@ func Objects(env *model.Environment) ([]generators.Object, error) {
 			return nil, err
 		}
 		out = append(out, podMonitor(env), rule)
+		for _, t := range env.MetricsTargets() {
+			out = append(out, dependencyPodMonitor(env, t))
+		}
 	}
 	if env.Monitoring.Dashboard {
 		d, err := dashboardConfigMap(env)
@@ -94,6 +97,28 @@ func podMonitor(env *model.Environment) *monv1.PodMonitor {
 				Port:           &port,
 				Path:           path,
 				Interval:       interval,
+				RelabelConfigs: relabel,
+			}},
+		},
+	}
+}
+
+// dependencyPodMonitor scrapes one managed dependency's member set, with
+// the job label its rules select (the operator's default would be
+// <namespace>/<name>).
+func dependencyPodMonitor(env *model.Environment, t model.MetricsTarget) *monv1.PodMonitor {
+	port, job := t.PortName, t.Job
+	relabel := []monv1.RelabelConfig{{Action: "replace", TargetLabel: "job", Replacement: &job}}
+	return &monv1.PodMonitor{
+		TypeMeta:   metav1.TypeMeta{APIVersion: monv1.SchemeGroupVersion.String(), Kind: monv1.PodMonitorsKind},
+		ObjectMeta: meta(env, t.Job, env.Monitoring.OperatorLabels),
+		Spec: monv1.PodMonitorSpec{
+			Selector:          metav1.LabelSelector{MatchLabels: t.Pods},
+			NamespaceSelector: monv1.NamespaceSelector{MatchNames: []string{env.Namespace}},
+			PodMetricsEndpoints: []monv1.PodMetricsEndpoint{{
+				Port:           &port,
+				Path:           t.Path,
+				Interval:       monv1.Duration(env.Monitoring.ScrapeInterval),
 				RelabelConfigs: relabel,
 			}},
 		},

@@ -1,6 +1,11 @@
 package monitoring
 
-import "github.com/milvus-gitops/milvusgen/model"
+import (
+	"regexp"
+	"sort"
+
+	"github.com/milvus-gitops/milvusgen/model"
+)
 
 // RuleFileName is the rule file next to prometheus.yml.
 const RuleFileName = "milvus-alerts.yml"
@@ -88,7 +93,7 @@ func PrometheusConfig(env *model.Environment) Config {
 	return Config{
 		Global:    Global{ScrapeInterval: m.ScrapeInterval, EvaluationInterval: m.EvaluationInterval},
 		RuleFiles: []string{RuleFileName},
-		ScrapeConfigs: []ScrapeConfig{
+		ScrapeConfigs: append([]ScrapeConfig{
 			{
 				JobName:             "milvus-" + env.Name,
 				MetricsPath:         "/metrics",
@@ -102,6 +107,48 @@ func PrometheusConfig(env *model.Environment) Config {
 				HonorLabels:   true,
 				StaticConfigs: []StaticConfig{{Targets: []string{m.KubeStateMetrics}}},
 			},
-		},
+		}, dependencyScrapeConfigs(env)...),
 	}
 }
+
+// dependencyScrapeConfigs scrape each managed dependency's member set as
+// its own job (the job label the dependency rules select).
+func dependencyScrapeConfigs(env *model.Environment) []ScrapeConfig {
+	var out []ScrapeConfig
+	for _, t := range env.MetricsTargets() {
+		out = append(out, ScrapeConfig{
+			JobName:             t.Job,
+			MetricsPath:         t.Path,
+			KubernetesSDConfigs: []KubernetesSDConfig{{Role: "pod", Namespaces: Namespaces{Names: []string{env.Namespace}}}},
+			RelabelConfigs:      TargetRelabelings(t),
+		})
+	}
+	return out
+}
+
+// TargetRelabelings keep a dependency's member set on its metrics port
+// and label the series with namespace and pod.
+func TargetRelabelings(t model.MetricsTarget) []RelabelConfig {
+	out := []RelabelConfig{
+		{SourceLabels: []string{"__meta_kubernetes_pod_phase"}, Action: "drop", Regex: "Pending|Succeeded|Failed"},
+	}
+	keys := make([]string, 0, len(t.Pods))
+	for k := range t.Pods {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, RelabelConfig{SourceLabels: []string{"__meta_kubernetes_pod_label_" + sanitize(k)}, Action: "keep", Regex: t.Pods[k]})
+	}
+	return append(out,
+		RelabelConfig{SourceLabels: []string{"__meta_kubernetes_pod_container_port_name"}, Action: "keep", Regex: t.PortName},
+		RelabelConfig{SourceLabels: []string{"__meta_kubernetes_namespace"}, Action: "replace", TargetLabel: "namespace"},
+		RelabelConfig{SourceLabels: []string{"__meta_kubernetes_pod_name"}, Action: "replace", TargetLabel: "pod"},
+	)
+}
+
+var invalidLabelChars = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// sanitize turns a Kubernetes label key into the name Prometheus'
+// discovery gives it (every other character becomes "_").
+func sanitize(k string) string { return invalidLabelChars.ReplaceAllString(k, "_") }

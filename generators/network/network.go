@@ -6,6 +6,8 @@
 package network
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,16 +83,14 @@ func Policies(env *model.Environment) []*networkingv1.NetworkPolicy {
 type dependency struct {
 	name    string
 	release map[string]string // every pod of the dependency's release
-	// metrics are the ports its metrics are served on: etcd's client port
-	// (/metrics), MinIO's API port (/minio/v2/metrics), Pulsar's HTTP
-	// ports (8000 on ZooKeeper, bookies and autorecovery, 8080 on brokers
-	// and proxies, which the chart's PodMonitors scrape). The managed Kafka
-	// exports none (its JMX exporter is off).
+	// metrics are the ports its metrics are served on
+	// (model.MetricsTargets).
 	metrics []int32
 }
 
 // managed are the managed dependencies with the label every pod of their
-// release carries (members and the charts' Jobs alike).
+// release carries (members and the charts' Jobs alike), and the ports
+// Prometheus scrapes on them.
 func managed(env *model.Environment) []dependency {
 	var out []dependency
 	instance := func(dep string) map[string]string {
@@ -101,18 +101,27 @@ func managed(env *model.Environment) []dependency {
 	}
 	d := env.Dependencies
 	if d.Etcd.Managed != nil {
-		out = append(out, dependency{"etcd", instance("etcd"), []int32{2379}})
+		out = append(out, dependency{name: "etcd", release: instance("etcd")})
 	}
 	if d.ObjectStorage.Managed != nil {
-		out = append(out, dependency{"minio", release("minio"), []int32{9000}})
+		out = append(out, dependency{name: "minio", release: release("minio")})
 	}
 	if d.MessageQueue.Managed != nil {
 		switch d.MessageQueue.Type {
 		case "kafka":
-			out = append(out, dependency{"kafka", instance("kafka"), nil})
+			out = append(out, dependency{name: "kafka", release: instance("kafka")})
 		case "pulsar":
-			out = append(out, dependency{"pulsar", release("pulsar"), []int32{8000, 8080}})
+			out = append(out, dependency{name: "pulsar", release: release("pulsar")})
 		}
+	}
+	targets := env.MetricsTargets()
+	for i := range out {
+		for _, t := range targets {
+			if t.Dependency == out[i].name && !slices.Contains(out[i].metrics, t.Port) {
+				out[i].metrics = append(out[i].metrics, t.Port)
+			}
+		}
+		slices.Sort(out[i].metrics)
 	}
 	return out
 }

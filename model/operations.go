@@ -9,6 +9,7 @@ type SLO struct {
 	ErrorRatio   float64 `json:"errorRatio"`
 	Recall       float64 `json:"recall"`
 	Availability float64 `json:"availability"`
+	SearchQPS    float64 `json:"searchQPS,omitempty"`
 }
 
 // Backup is the scheduled milvus-backup.
@@ -132,6 +133,8 @@ type Workload struct {
 	NProbe      int    `json:"nprobe"`
 	Ef          int    `json:"ef"`
 	Replicas    int    `json:"replicas"`
+	// RateDuration is the open-loop phase's length (with slo.searchQPS).
+	RateDuration string `json:"rateDuration"`
 }
 
 // Fault is the verification's fault phase.

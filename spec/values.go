@@ -50,6 +50,15 @@ func (s *Set) verificationLoad(name string, env *model.Environment) []Diagnostic
 		diags = append(diags, s.positioned(name, "verification.workload.replicas", fmt.Sprintf(
 			"%d in-memory replicas need as many query nodes, and components.queryNode.replicas is %d", r, q))...)
 	}
+	if qps := env.SLO.SearchQPS; qps > 0 {
+		// A p99 rests on at least 100 searches (the verifier refuses
+		// fewer); the duration passed the schema's syntax check.
+		if d, err := time.ParseDuration(v.Workload.RateDuration); err == nil && qps*d.Seconds() < 100 {
+			diags = append(diags, s.positioned(name, "verification.workload.rateDuration", fmt.Sprintf(
+				"%s at slo.searchQPS %g sends %.0f searches: a p99 needs at least 100; make it at least %s",
+				v.Workload.RateDuration, qps, qps*d.Seconds(), time.Duration(math.Ceil(100/qps*float64(time.Second))).Round(time.Millisecond)))...)
+		}
+	}
 	if !v.Fault.Enabled {
 		return diags
 	}

@@ -50,3 +50,86 @@ func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duratio
 	wg.Wait()
 	return lat, time.Since(start)
 }
+
+// RateResult is an open-loop run: requests sent at a constant target rate,
+// each timed from the moment the schedule meant it to start, so that a
+// stall counts against every request that should have been sent during it
+// (coordinated omission corrected, as wrk2 and HdrHistogram's corrected
+// recording do). Service is the time the server took once a request was
+// sent; the difference to Latency is queueing on our side.
+type RateResult struct {
+	TargetQPS   float64 `json:"targetQps"`
+	AchievedQPS float64 `json:"achievedQps"`
+	Seconds     float64 `json:"seconds"`
+	// Latency is from the intended start; Service from the actual send.
+	Latency Summary `json:"latency"`
+	Service Summary `json:"service"`
+	// Late are the requests sent more than a millisecond after their
+	// intended start (the client's in-flight cap was reached, or the
+	// scheduler fell behind); Unsent those the run ended before sending.
+	Late        int64 `json:"late"`
+	Unsent      int64 `json:"unsent"`
+	MaxInFlight int   `json:"maxInFlight"`
+}
+
+// openLoop sends searches at `rate` per second for `duration`, whatever
+// the server's latency: request i is due at start + i/rate. At most
+// maxInFlight are outstanding; a due request waits for a free slot, and
+// that wait is part of its latency (the server did not answer the earlier
+// ones in time). Every call has its own deadline.
+func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFlight int, rpcTimeout time.Duration, queries [][]float32, search searchFunc) *RateResult {
+	latency, service := NewLatencies(), NewLatencies()
+	total := int64(rate * duration.Seconds())
+	interval := time.Duration(float64(time.Second) / rate)
+	slots := make(chan struct{}, maxInFlight)
+	var wg sync.WaitGroup
+	var late, sent atomic.Int64
+	start := time.Now()
+	for i := int64(0); i < total; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		sent.Add(1)
+		wg.Add(1)
+		go func(i int64, due time.Time) {
+			defer wg.Done()
+			defer func() { <-slots }()
+			sendAt := time.Now()
+			if sendAt.Sub(due) > time.Millisecond {
+				late.Add(1)
+			}
+			cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+			err := search(cctx, queries[i%int64(len(queries))])
+			cancel()
+			end := time.Now()
+			if ctx.Err() != nil && err != nil {
+				return // the run is over, not a failure of the server
+			}
+			latency.Record(end.Sub(due), err)
+			service.Record(end.Sub(sendAt), err)
+		}(i, due)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	r := &RateResult{TargetQPS: rate, Seconds: elapsed.Seconds(), Late: late.Load(), Unsent: total - sent.Load(), MaxInFlight: maxInFlight}
+	r.Latency = latency.Summarize(elapsed)
+	r.Service = service.Summarize(0)
+	r.AchievedQPS = r.Latency.QPS
+	return r
+}

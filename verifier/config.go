@@ -40,10 +40,17 @@ type Config struct {
 	NProbe         int
 	Ef             int
 
-	Replicas      int
-	Concurrency   int
-	Queries       int
-	Duration      time.Duration
+	Replicas    int
+	Concurrency int
+	Queries     int
+	Duration    time.Duration
+	// Rate > 0 adds the open-loop phase: searches at Rate per second for
+	// RateDuration, at most MaxInFlight outstanding, timed from their
+	// intended start; the p99 SLO is judged on it.
+	Rate          float64
+	RateDuration  time.Duration
+	MaxInFlight   int
+	MaxErrorRatio float64
 	TopK          int
 	Consistency   string
 	RecallQueries int
@@ -118,6 +125,9 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	integer(&c.Concurrency, "concurrency", 10, "concurrent search workers (closed loop)")
 	integer(&c.Queries, "queries", 1000, "searches in the benchmark (0: use --duration)")
 	dur(&c.Duration, "duration", 0, "benchmark duration (with --queries 0)")
+	float(&c.Rate, "rate", 0, "open loop: searches per second to send for --rate-duration, timed from their intended start; the p99 SLO is judged at this rate (0: closed loop only)")
+	dur(&c.RateDuration, "rate-duration", time.Minute, "duration of the open-loop phase")
+	integer(&c.MaxInFlight, "max-in-flight", 512, "open loop: outstanding searches at most (a due search waits for a slot, and the wait counts)")
 	integer(&c.TopK, "top-k", 10, "top-k of every search")
 	str(&c.Consistency, "consistency", "Bounded", "search consistency: Strong, Bounded, Session, Eventually")
 	integer(&c.RecallQueries, "recall-queries", 500, "queries whose recall is measured against brute force")
@@ -136,6 +146,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 
 	float(&c.MaxP99Ms, "slo-p99-ms", 100, "SLO: search p99 latency in steady state, ms")
 	fs.Int64Var(&c.MaxErrors, "slo-max-errors", 0, "SLO: failed searches in steady state")
+	float(&c.MaxErrorRatio, "slo-error-ratio", 0, "SLO: failed over sent searches in the open-loop phase")
 	fromEnv("slo-max-errors")
 	float(&c.MinAvailability, "slo-availability", 0.99, "SLO: search success ratio during the fault")
 	float(&c.MinRecall, "slo-recall", 0.9, "SLO: recall@k floor")
@@ -179,6 +190,12 @@ func (c *Config) Finish() error {
 		return fmt.Errorf("--queries must be positive, or 0 with a --duration")
 	case c.Queries > 0 && c.Duration > 0:
 		return fmt.Errorf("--duration needs --queries 0")
+	case c.MaxErrorRatio < 0 || c.MaxErrorRatio >= 1:
+		return fmt.Errorf("--slo-error-ratio must be within [0, 1)")
+	case c.Rate < 0 || c.Rate > 0 && (c.RateDuration <= 0 || c.MaxInFlight < 1):
+		return fmt.Errorf("--rate must be 0 or positive, with a positive --rate-duration and --max-in-flight")
+	case c.Rate > 0 && c.Rate*c.RateDuration.Seconds() < 100:
+		return fmt.Errorf("--rate %g for --rate-duration %s sends %.0f searches: a p99 needs at least 100", c.Rate, c.RateDuration, c.Rate*c.RateDuration.Seconds())
 	case c.RecallQueries < 1 || c.Clusters < 1 || c.Spread <= 0:
 		return fmt.Errorf("--recall-queries, --clusters and --spread must be positive")
 	case c.Consistency != "Strong" && c.Consistency != "Bounded" && c.Consistency != "Session" && c.Consistency != "Eventually":

@@ -28,6 +28,7 @@ type Report struct {
 	IndexSeconds  float64       `json:"indexBuildSeconds,omitempty"`
 	LoadSeconds   float64       `json:"loadSeconds,omitempty"`
 	Search        *Summary      `json:"search,omitempty"`
+	Rate          *RateResult   `json:"rate,omitempty"`
 	Recall        *RecallResult `json:"recall,omitempty"`
 	Fault         *FaultResult  `json:"fault,omitempty"`
 	SLOs          []SLOResult   `json:"slos"`
@@ -58,6 +59,10 @@ type Workload struct {
 	Concurrency    int     `json:"concurrency"`
 	Queries        int     `json:"queries,omitempty"`
 	Duration       string  `json:"duration,omitempty"`
+	// The open-loop phase, when there is one.
+	Rate         float64 `json:"rate,omitempty"`
+	RateDuration string  `json:"rateDuration,omitempty"`
+	MaxInFlight  int     `json:"maxInFlight,omitempty"`
 }
 
 // workloadOf is cfg's workload, with the parameters its index type reads.
@@ -70,6 +75,9 @@ func workloadOf(cfg *Config) Workload {
 		w.NList, w.NProbe = cfg.NList, cfg.NProbe
 	case "HNSW":
 		w.M, w.EfConstruction, w.Ef = cfg.M, cfg.EfConstruction, cfg.Ef
+	}
+	if cfg.Rate > 0 {
+		w.Rate, w.RateDuration, w.MaxInFlight = cfg.Rate, cfg.RateDuration.String(), cfg.MaxInFlight
 	}
 	if cfg.Queries == 0 {
 		w.Duration = cfg.Duration.String()
@@ -156,6 +164,16 @@ func (r *Report) WriteSummary(w io.Writer) {
 			s.Count, s.Errors, s.QPS, s.MeanMs, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs)
 		for _, c := range sortedCodes(s.ByCode) {
 			fmt.Fprintf(w, "           %s: %d\n", c, s.ByCode[c])
+		}
+	}
+	if rt := r.Rate; rt != nil {
+		l := rt.Latency
+		fmt.Fprintf(w, "rate       %.0f QPS target, %.1f achieved over %.0fs (max %d in flight): %d ok, %d failed, %d late, %d unsent\n",
+			rt.TargetQPS, rt.AchievedQPS, rt.Seconds, rt.MaxInFlight, l.Count, l.Errors, rt.Late, rt.Unsent)
+		fmt.Fprintf(w, "           latency from intended start ms p50 %.2f p95 %.2f p99 %.2f max %.2f; service time p99 %.2f\n",
+			l.P50Ms, l.P95Ms, l.P99Ms, l.MaxMs, rt.Service.P99Ms)
+		for _, c := range sortedCodes(l.ByCode) {
+			fmt.Fprintf(w, "           %s: %d\n", c, l.ByCode[c])
 		}
 	}
 	if rc := r.Recall; rc != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,4 +206,49 @@ func TestMalformedEnvironmentIsAnError(t *testing.T) {
 		t.Errorf("env fallback: rows %d", c.Rows)
 	}
 	_ = os.Unsetenv("VERIFIER_ROWS")
+}
+
+// TestRunJudgesP99AtTheRate: with --rate the p99 SLO is judged on the
+// open-loop phase. A server that answers in 2 ms passes a 50 ms SLO at
+// 200 QPS; one that stalls 300 ms in the middle fails it there, although
+// its closed-loop p99 before the stall was fine.
+func TestRunJudgesP99AtTheRate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stall bool
+		want  string
+	}{{"steady", false, Pass}, {"stalls", true, Fail}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			var stallOnce sync.Once
+			f := &fakeMilvus{collections: map[string][][]float32{}, onSearch: func() {
+				// The closed loop (200) and recall (20) searches come
+				// first; the stall hits the open-loop phase.
+				if n := calls.Add(1); tc.stall && n > 400 {
+					stallOnce.Do(func() { time.Sleep(300 * time.Millisecond) })
+				}
+				time.Sleep(2 * time.Millisecond)
+			}}
+			cfg := testConfig(t, healthy(t))
+			cfg.Rate, cfg.RateDuration, cfg.MaxInFlight, cfg.MaxP99Ms = 200, 2*time.Second, 1, 50
+			r := Run(context.Background(), cfg, deps(f))
+			if r.Rate == nil || r.Verdict != tc.want {
+				t.Fatalf("verdict %s (%s), rate %+v, SLOs %+v", r.Verdict, r.Error, r.Rate, r.SLOs)
+			}
+			if r.Search.P99Ms > 50 {
+				t.Errorf("closed-loop p99 %.1f ms: the stall must come after it", r.Search.P99Ms)
+			}
+			if r.SLOs[0].Name != "search p99 ms at 200 QPS" {
+				t.Errorf("the p99 SLO is judged on %q", r.SLOs[0].Name)
+			}
+			if r.Workload.Rate != 200 || r.Workload.RateDuration != "2s" {
+				t.Errorf("workload %+v", r.Workload)
+			}
+			var b bytes.Buffer
+			r.WriteSummary(&b)
+			if !strings.Contains(b.String(), "200 QPS target") || !strings.Contains(b.String(), "latency from intended start") {
+				t.Errorf("summary:\n%s", b.String())
+			}
+		})
+	}
 }

@@ -21,6 +21,9 @@ func TestBadInputFailsFast(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--nlist", "0"}, "--nlist 0"},
 		{[]string{"--top-k", "20000"}, "common.topKLimit"},
+		{[]string{"--rate", "10", "--rate-duration", "1s"}, "sends 10 searches: a p99 needs at least 100"},
+		{[]string{"--rate", "-1"}, "--rate must be 0 or positive"},
+		{[]string{"--slo-error-ratio", "1"}, "--slo-error-ratio must be within [0, 1)"},
 		{[]string{"--no-fault", "--report", filepath.Join(t.TempDir(), "missing", "r.json")}, "--report:"},
 	} {
 		var stdout, stderr bytes.Buffer

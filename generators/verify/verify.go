@@ -103,6 +103,12 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		"--timeout", fmt.Sprintf("%ds", v.ActiveDeadlineSeconds-60),
 		"--report", "/tmp/report.json",
 	}
+	if env.SLO.SearchQPS > 0 {
+		// p99 at the rate users state it for (open loop); errors there
+		// count against the same ratio.
+		args = append(args, "--rate", num(env.SLO.SearchQPS), "--rate-duration", w.RateDuration,
+			"--slo-error-ratio", num(env.SLO.ErrorRatio))
+	}
 	args = append(args, "--fault-namespace", env.Namespace)
 	if env.Delivery.Kind == "flux" {
 		args = append(args, "--wait-helmrelease", env.Release)

@@ -67,13 +67,17 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	}
 
 	// With an open-loop phase at 200 searches a second for 5 s.
-	r, code, log := verify("--run-id", "e2e_pass", "--rate", "200", "--rate-duration", "5s", "--slo-error-ratio", "0.01")
+	r, code, log := verify("--run-id", "e2e_pass", "--rate", "200", "--rate-duration", "5s", "--slo-error-ratio", "0.01",
+		"--sweep", "1,4", "--sweep-duration", "2s")
 	t.Logf("verifier log:\n%s", log)
 	if code != 0 || r.Verdict != verifier.Pass {
 		t.Fatalf("exit %d, verdict %s, error %s", code, r.Verdict, r.Error)
 	}
 	if r.Insert == nil || r.Insert.Rows != 20000 || r.Search == nil || r.Search.Count != 2000 || r.Search.Errors != 0 {
 		t.Errorf("report: insert %+v search %+v", r.Insert, r.Search)
+	}
+	if sw := r.Sweep; sw == nil || len(sw.Points) != 2 || sw.SerialP99Ms <= 0 || sw.MaxQPS <= 0 {
+		t.Errorf("sweep: %+v", sw)
 	}
 	if rt := r.Rate; rt == nil || rt.Latency.Count+rt.Latency.Errors != 1000 || rt.AchievedQPS < 190 || rt.Latency.P99Ms < rt.Service.P50Ms {
 		t.Errorf("open loop: %+v", rt)

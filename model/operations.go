@@ -135,6 +135,9 @@ type Workload struct {
 	Replicas    int    `json:"replicas"`
 	// RateDuration is the open-loop phase's length (with slo.searchQPS).
 	RateDuration string `json:"rateDuration"`
+	// Sweep are the throughput sweep's concurrency levels, if any.
+	Sweep         []int  `json:"sweep,omitempty"`
+	SweepDuration string `json:"sweepDuration"`
 }
 
 // Fault is the verification's fault phase.

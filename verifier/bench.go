@@ -133,3 +133,46 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 	r.AchievedQPS = r.Latency.QPS
 	return r
 }
+
+// SweepPoint is the closed loop at one concurrency level.
+type SweepPoint struct {
+	Concurrency int     `json:"concurrency"`
+	QPS         float64 `json:"qps"`
+	P50Ms       float64 `json:"p50Ms"`
+	P99Ms       float64 `json:"p99Ms"`
+	Errors      int64   `json:"errors"`
+}
+
+// SweepResult is a throughput sweep: the closed loop at each level in
+// turn (VectorDBBench's levels by default), the highest QPS any level
+// reached, and the p99 of one client alone (serial latency).
+type SweepResult struct {
+	Seconds     float64      `json:"secondsPerLevel"`
+	Points      []SweepPoint `json:"points"`
+	MaxQPS      float64      `json:"maxQps"`
+	AtLevel     int          `json:"maxQpsConcurrency"`
+	SerialP99Ms float64      `json:"serialP99Ms,omitempty"`
+}
+
+// sweep runs the closed loop for `each` at every concurrency level.
+func sweep(ctx context.Context, levels []int, each, rpcTimeout time.Duration, queries [][]float32, search searchFunc) *SweepResult {
+	r := &SweepResult{Seconds: each.Seconds()}
+	for _, c := range levels {
+		lctx, cancel := context.WithTimeout(ctx, each)
+		lat, elapsed := closedLoop(lctx, c, 0, rpcTimeout, queries, search, nil)
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		s := lat.Summarize(elapsed)
+		p := SweepPoint{Concurrency: c, QPS: s.QPS, P50Ms: s.P50Ms, P99Ms: s.P99Ms, Errors: s.Errors}
+		r.Points = append(r.Points, p)
+		if p.QPS > r.MaxQPS {
+			r.MaxQPS, r.AtLevel = p.QPS, c
+		}
+		if c == 1 {
+			r.SerialP99Ms = p.P99Ms
+		}
+	}
+	return r
+}

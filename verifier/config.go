@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +52,10 @@ type Config struct {
 	RateDuration  time.Duration
 	MaxInFlight   int
 	MaxErrorRatio float64
+	// Sweep are the concurrency levels of the throughput sweep (none:
+	// no sweep), SweepDuration each level's length.
+	Sweep         []int
+	SweepDuration time.Duration
 	TopK          int
 	Consistency   string
 	RecallQueries int
@@ -128,6 +133,9 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	float(&c.Rate, "rate", 0, "open loop: searches per second to send for --rate-duration, timed from their intended start; the p99 SLO is judged at this rate (0: closed loop only)")
 	dur(&c.RateDuration, "rate-duration", time.Minute, "duration of the open-loop phase")
 	integer(&c.MaxInFlight, "max-in-flight", 512, "open loop: outstanding searches at most (a due search waits for a slot, and the wait counts)")
+	fs.IntSliceVar(&c.Sweep, "sweep", nil, "throughput sweep: closed loop at each of these concurrency levels (VectorDBBench uses 1,5,10,20,30,40,60,80), reporting max QPS and serial p99")
+	fromEnv("sweep")
+	dur(&c.SweepDuration, "sweep-duration", 10*time.Second, "length of each sweep level")
 	integer(&c.TopK, "top-k", 10, "top-k of every search")
 	str(&c.Consistency, "consistency", "Bounded", "search consistency: Strong, Bounded, Session, Eventually")
 	integer(&c.RecallQueries, "recall-queries", 500, "queries whose recall is measured against brute force")
@@ -190,6 +198,8 @@ func (c *Config) Finish() error {
 		return fmt.Errorf("--queries must be positive, or 0 with a --duration")
 	case c.Queries > 0 && c.Duration > 0:
 		return fmt.Errorf("--duration needs --queries 0")
+	case len(c.Sweep) > 0 && (c.SweepDuration <= 0 || slices.Min(c.Sweep) < 1):
+		return fmt.Errorf("--sweep levels must be positive, with a positive --sweep-duration")
 	case c.MaxErrorRatio < 0 || c.MaxErrorRatio >= 1:
 		return fmt.Errorf("--slo-error-ratio must be within [0, 1)")
 	case c.Rate < 0 || c.Rate > 0 && (c.RateDuration <= 0 || c.MaxInFlight < 1):

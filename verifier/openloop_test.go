@@ -80,3 +80,32 @@ func TestOpenLoopStopsWithTheContext(t *testing.T) {
 		t.Errorf("unsent %d, calls %d: the run must stop at the context's end", r.Unsent, calls.Load())
 	}
 }
+
+// TestSweepFindsTheKnee: a server that takes 2 ms per search and serves
+// at most 4 at once: one client reaches about 400 QPS, four about four
+// times that, eight no more than four (they queue), so the maximum is at
+// 4 or 8 and the serial p99 is one search's time.
+func TestSweepFindsTheKnee(t *testing.T) {
+	sem := make(chan struct{}, 4)
+	search := func(ctx context.Context, _ []float32) error {
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		time.Sleep(2 * time.Millisecond)
+		return nil
+	}
+	r := sweep(context.Background(), []int{1, 4, 8}, 400*time.Millisecond, time.Second, [][]float32{{1}}, search)
+	if len(r.Points) != 3 {
+		t.Fatalf("points %+v", r.Points)
+	}
+	one, four, eight := r.Points[0], r.Points[1], r.Points[2]
+	if four.QPS < 2.5*one.QPS || eight.QPS > 1.5*four.QPS {
+		t.Errorf("QPS by level 1/4/8: %.0f %.0f %.0f", one.QPS, four.QPS, eight.QPS)
+	}
+	if r.AtLevel == 1 || r.MaxQPS < four.QPS || r.SerialP99Ms < 2 || r.SerialP99Ms != one.P99Ms {
+		t.Errorf("max %.0f at %d, serial p99 %.2f ms", r.MaxQPS, r.AtLevel, r.SerialP99Ms)
+	}
+	if eight.P99Ms < 2*one.P50Ms {
+		t.Errorf("eight clients queue behind four slots: p99 %.2f ms, serial p50 %.2f ms", eight.P99Ms, one.P50Ms)
+	}
+	t.Logf("%+v", r.Points)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,6 +30,7 @@ type Report struct {
 	LoadSeconds   float64       `json:"loadSeconds,omitempty"`
 	Search        *Summary      `json:"search,omitempty"`
 	Rate          *RateResult   `json:"rate,omitempty"`
+	Sweep         *SweepResult  `json:"sweep,omitempty"`
 	Recall        *RecallResult `json:"recall,omitempty"`
 	Fault         *FaultResult  `json:"fault,omitempty"`
 	SLOs          []SLOResult   `json:"slos"`
@@ -63,6 +65,9 @@ type Workload struct {
 	Rate         float64 `json:"rate,omitempty"`
 	RateDuration string  `json:"rateDuration,omitempty"`
 	MaxInFlight  int     `json:"maxInFlight,omitempty"`
+	// The throughput sweep's levels and each level's length, if any.
+	Sweep         string `json:"sweep,omitempty"`
+	SweepDuration string `json:"sweepDuration,omitempty"`
 }
 
 // workloadOf is cfg's workload, with the parameters its index type reads.
@@ -78,6 +83,13 @@ func workloadOf(cfg *Config) Workload {
 	}
 	if cfg.Rate > 0 {
 		w.Rate, w.RateDuration, w.MaxInFlight = cfg.Rate, cfg.RateDuration.String(), cfg.MaxInFlight
+	}
+	if len(cfg.Sweep) > 0 {
+		levels := make([]string, len(cfg.Sweep))
+		for i, l := range cfg.Sweep {
+			levels[i] = strconv.Itoa(l)
+		}
+		w.Sweep, w.SweepDuration = strings.Join(levels, ","), cfg.SweepDuration.String()
 	}
 	if cfg.Queries == 0 {
 		w.Duration = cfg.Duration.String()
@@ -164,6 +176,12 @@ func (r *Report) WriteSummary(w io.Writer) {
 			s.Count, s.Errors, s.QPS, s.MeanMs, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs)
 		for _, c := range sortedCodes(s.ByCode) {
 			fmt.Fprintf(w, "           %s: %d\n", c, s.ByCode[c])
+		}
+	}
+	if sw := r.Sweep; sw != nil {
+		fmt.Fprintf(w, "sweep      max %.1f QPS at %d clients; serial p99 %.2f ms (%.0fs per level)\n", sw.MaxQPS, sw.AtLevel, sw.SerialP99Ms, sw.Seconds)
+		for _, p := range sw.Points {
+			fmt.Fprintf(w, "           %3d clients: %8.1f QPS, p50 %.2f p99 %.2f ms, %d failed\n", p.Concurrency, p.QPS, p.P50Ms, p.P99Ms, p.Errors)
 		}
 	}
 	if rt := r.Rate; rt != nil {

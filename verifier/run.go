@@ -200,6 +200,15 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		return fail(err)
 	}
 
+	if len(cfg.Sweep) > 0 {
+		if err := ph.run("sweep", func() error {
+			r.Sweep = sweep(ctx, cfg.Sweep, cfg.SweepDuration, cfg.RPCTimeout, queries, search)
+			return ctx.Err()
+		}); err != nil {
+			return fail(err)
+		}
+	}
+
 	if cfg.Rate > 0 {
 		if err := ph.run("rate", func() error {
 			r.Rate = openLoop(ctx, cfg.Rate, cfg.RateDuration, cfg.MaxInFlight, cfg.RPCTimeout, queries, search)

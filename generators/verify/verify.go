@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -108,6 +109,13 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		// count against the same ratio.
 		args = append(args, "--rate", num(env.SLO.SearchQPS), "--rate-duration", w.RateDuration,
 			"--slo-error-ratio", num(env.SLO.ErrorRatio))
+	}
+	if len(w.Sweep) > 0 {
+		levels := make([]string, len(w.Sweep))
+		for i, l := range w.Sweep {
+			levels[i] = strconv.Itoa(l)
+		}
+		args = append(args, "--sweep", strings.Join(levels, ","), "--sweep-duration", w.SweepDuration)
 	}
 	args = append(args, "--fault-namespace", env.Namespace)
 	if env.Delivery.Kind == "flux" {

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/milvus-gitops/milvusgen/verifier"
@@ -61,6 +62,22 @@ func TestFaultInjectionTouchesOnlyItsTargets(t *testing.T) {
 	mk("fault-other", "qn-z", qn, corev1.PodRunning) // another namespace
 
 	killer := &verifier.PodKiller{Client: kube, Namespace: "fault-target", Selector: "app.kubernetes.io/instance=milvus-x,component=querynode", Count: 1, Mode: "delete"}
+	// The preflight asks the real API server (RBAC) what the identity may
+	// do: the admin may; a service account without a Role may not, and
+	// hears which verbs it lacks.
+	if err := killer.Preflight(ctx); err != nil {
+		t.Errorf("preflight as admin: %v", err)
+	}
+	nobody := rest.CopyConfig(cfg)
+	nobody.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:fault-target:nobody"}
+	nobodyKube, err := kubernetes.NewForConfig(nobody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := &verifier.PodKiller{Client: nobodyKube, Namespace: "fault-target", Selector: killer.Selector, Count: 1, Mode: "delete"}
+	if err := denied.Preflight(ctx); err == nil || !strings.Contains(err.Error(), "may not list pods, delete pods in namespace fault-target") {
+		t.Errorf("preflight without a Role: %v", err)
+	}
 	killed, err := killer.Kill(ctx)
 	if err != nil {
 		t.Fatal(err)

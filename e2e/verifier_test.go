@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,9 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	}
 	if r.Insert == nil || r.Insert.Rows != 20000 || r.Search == nil || r.Search.Count != 2000 || r.Search.Errors != 0 {
 		t.Errorf("report: insert %+v search %+v", r.Insert, r.Search)
+	}
+	if r.SchemaVersion != verifier.ReportSchemaVersion || !strings.HasPrefix(r.Client, "github.com/milvus-io/milvus/client/v2 v2.") {
+		t.Errorf("report schema %d, client %q", r.SchemaVersion, r.Client)
 	}
 	if sw := r.Sweep; sw == nil || len(sw.Points) != 2 || sw.SerialP99Ms <= 0 || sw.MaxQPS <= 0 {
 		t.Errorf("sweep: %+v", sw)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -245,4 +246,47 @@ func analyzeFault(events []event, killAt, end time.Time, steady time.Duration) F
 	r.Baseline = base.Summarize(0)
 	r.AfterRecovery = after.Summarize(0)
 	return r
+}
+
+// Preflight says, before any data is loaded, whether the fault can be the
+// one asked for: the Kubernetes API answers, enough running pods match,
+// and this identity may do what the mode needs (SelfSubjectAccessReview:
+// list pods, and delete them or create their eviction).
+func (k *PodKiller) Preflight(ctx context.Context) error {
+	type need struct{ verb, resource, subresource string }
+	needs := []need{{"list", "pods", ""}}
+	if k.Mode == "evict" {
+		needs = append(needs, need{"create", "pods", "eviction"})
+	} else {
+		needs = append(needs, need{"delete", "pods", ""})
+	}
+	var denied []string
+	for _, n := range needs {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.Namespace, Verb: n.verb, Resource: n.resource, Subresource: n.subresource},
+		}}
+		got, err := k.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("fault preflight: asking the Kubernetes API what this identity may do: %w", err)
+		}
+		if !got.Status.Allowed {
+			what := n.resource
+			if n.subresource != "" {
+				what += "/" + n.subresource
+			}
+			denied = append(denied, n.verb+" "+what)
+		}
+	}
+	if len(denied) > 0 {
+		return fmt.Errorf("fault preflight: this identity may not %s in namespace %s (the verification Role grants them; or pass --no-fault)",
+			strings.Join(denied, ", "), k.Namespace)
+	}
+	targets, err := k.Targets(ctx)
+	if err != nil {
+		return fmt.Errorf("fault preflight: %w", err)
+	}
+	if len(targets) < k.Count {
+		return fmt.Errorf("fault preflight: %d running pods match %q in %s, %d to kill", len(targets), k.Selector, k.Namespace, k.Count)
+	}
+	return nil
 }

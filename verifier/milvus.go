@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -99,9 +100,20 @@ func Connect(ctx context.Context, o ConnectOptions) (Milvus, error) {
 		cfg.EnableTLSAuth = true
 		cfg = cfg.WithTLSConfig(tc)
 	}
+	// A wrong port on a live host would otherwise surface as "context
+	// deadline exceeded" after the whole RPC deadline: reach the port
+	// first, and name it when it does not answer.
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	conn, err := d.DialContext(dctx, "tcp", o.Address)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Milvus' gRPC port at %s (19530 unless the service says otherwise): %w", o.Address, err)
+	}
+	conn.Close()
 	c, err := milvusclient.New(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("connecting to Milvus at %s: %w", o.Address, err)
 	}
 	return &client{c: c}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +19,12 @@ const (
 
 // Report is the result of a run: printed as a summary, written as JSON.
 type Report struct {
-	RunID         string        `json:"runId"`
-	Verifier      string        `json:"verifier"` // Version of this verifier
+	// SchemaVersion changes when a field changes meaning or goes away.
+	SchemaVersion int    `json:"schemaVersion"`
+	RunID         string `json:"runId"`
+	Verifier      string `json:"verifier"` // Version of this verifier
+	// Client is the Milvus client library and its version.
+	Client        string        `json:"client,omitempty"`
 	Address       string        `json:"address"`
 	ServerVersion string        `json:"serverVersion,omitempty"`
 	Collection    string        `json:"collection"`
@@ -238,4 +243,25 @@ func (p phaseTimer) run(name string, fn func() error) error {
 	}
 	p.r.Phases = append(p.r.Phases, ph)
 	return err
+}
+
+// ReportSchemaVersion is the report format's version.
+const ReportSchemaVersion = 2
+
+// clientModule is the Milvus client library.
+const clientModule = "github.com/milvus-io/milvus/client/v2"
+
+// clientVersion is the Milvus client library this binary was built with,
+// from its build information.
+func clientVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, d := range bi.Deps {
+		if d.Path == clientModule {
+			return clientModule + " " + d.Version
+		}
+	}
+	return ""
 }

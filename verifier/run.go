@@ -35,7 +35,7 @@ type Deps struct {
 // says pass, fail or error. The collection it creates is dropped on every
 // exit path, with a fresh context, even when ctx was cancelled (SIGTERM).
 func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
-	r := &Report{RunID: cfg.RunID, Verifier: Version, Address: cfg.Address, Collection: cfg.Collection(),
+	r := &Report{SchemaVersion: ReportSchemaVersion, RunID: cfg.RunID, Verifier: Version, Client: clientVersion(), Address: cfg.Address, Collection: cfg.Collection(),
 		Workload: workloadOf(cfg), Verdict: Error}
 	ph := phaseTimer{r: r, log: deps.Log}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -79,6 +79,20 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		return fail(err)
 	}
 	defer m.Close(context.Background())
+
+	// The fault phase comes last: find out now, before loading any data,
+	// whether the cluster lets it run.
+	if cfg.Fault {
+		if err := ph.run("preflight", func() error {
+			killer, err := faultKiller(cfg, deps)
+			if err != nil {
+				return fmt.Errorf("fault preflight: %w", err)
+			}
+			return killer.Preflight(ctx)
+		}); err != nil {
+			return fail(err)
+		}
+	}
 
 	name := cfg.Collection()
 	created := false
@@ -358,7 +372,8 @@ func searchAll(ctx context.Context, m Milvus, cfg *Config, name string, qs [][]f
 
 // fault kills query-node pods while searches run, and measures what the
 // clients saw.
-func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, search searchFunc) (*FaultResult, error) {
+// faultKiller is the pod killer the fault phase uses.
+func faultKiller(cfg *Config, deps Deps) (*PodKiller, error) {
 	kube, err := deps.Kube()
 	if err != nil {
 		return nil, err
@@ -370,12 +385,19 @@ func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, sea
 	if ns == "" {
 		return nil, errors.New("--fault-namespace is needed outside a cluster")
 	}
-	killer := &PodKiller{Client: kube, Namespace: ns, Selector: cfg.FaultSelector, Count: cfg.FaultPods, Mode: cfg.FaultMode}
+	return &PodKiller{Client: kube, Namespace: ns, Selector: cfg.FaultSelector, Count: cfg.FaultPods, Mode: cfg.FaultMode}, nil
+}
+
+func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, search searchFunc) (*FaultResult, error) {
+	killer, err := faultKiller(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
 	// Fail before any search if the fault cannot be the one asked for.
 	if t, err := killer.Targets(ctx); err != nil {
 		return nil, err
 	} else if len(t) < cfg.FaultPods {
-		return nil, fmt.Errorf("%d running pods match %q in %s, %d to kill", len(t), cfg.FaultSelector, ns, cfg.FaultPods)
+		return nil, fmt.Errorf("%d running pods match %q in %s, %d to kill", len(t), cfg.FaultSelector, killer.Namespace, cfg.FaultPods)
 	}
 
 	var mu sync.Mutex

@@ -77,6 +77,11 @@ func VerifierFault(ctx context.Context, d *Deployer) (*FaultResult, error) {
 	}
 	count, _ := strconv.Atoi(args["--fault-pods"])
 	k := &verifier.PodKiller{Client: client, Namespace: ns, Selector: args["--fault-selector"], Count: max(count, 1), Mode: args["--fault-mode"]}
+	// The verifier's own preflight, as the Job's identity: the rendered
+	// Role must let it through (SelfSubjectAccessReview).
+	if err := k.Preflight(ctx); err != nil {
+		return nil, fmt.Errorf("as %s: %w", sa, err)
+	}
 	before, err := k.Targets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("as %s: %w", sa, err)

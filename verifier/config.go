@@ -56,9 +56,12 @@ type Config struct {
 	// no sweep), SweepDuration each level's length.
 	Sweep         []int
 	SweepDuration time.Duration
-	TopK          int
-	Consistency   string
-	RecallQueries int
+	// CleanupOlderThan > 0 drops, right after connecting, the marked
+	// collections earlier runs left behind that are older than this.
+	CleanupOlderThan time.Duration
+	TopK             int
+	Consistency      string
+	RecallQueries    int
 
 	Fault           bool
 	FaultNamespace  string
@@ -136,6 +139,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.IntSliceVar(&c.Sweep, "sweep", nil, "throughput sweep: closed loop at each of these concurrency levels (VectorDBBench uses 1,5,10,20,30,40,60,80), reporting max QPS and serial p99")
 	fromEnv("sweep")
 	dur(&c.SweepDuration, "sweep-duration", 10*time.Second, "length of each sweep level")
+	dur(&c.CleanupOlderThan, "cleanup-older-than", 0, "first drop the verifier collections earlier runs left behind, older than this (as verifier cleanup does; 0: keep them)")
 	integer(&c.TopK, "top-k", 10, "top-k of every search")
 	str(&c.Consistency, "consistency", "Bounded", "search consistency: Strong, Bounded, Session, Eventually")
 	integer(&c.RecallQueries, "recall-queries", 500, "queries whose recall is measured against brute force")
@@ -198,6 +202,8 @@ func (c *Config) Finish() error {
 		return fmt.Errorf("--queries must be positive, or 0 with a --duration")
 	case c.Queries > 0 && c.Duration > 0:
 		return fmt.Errorf("--duration needs --queries 0")
+	case c.CleanupOlderThan < 0:
+		return fmt.Errorf("--cleanup-older-than must not be negative")
 	case len(c.Sweep) > 0 && (c.SweepDuration <= 0 || slices.Min(c.Sweep) < 1):
 		return fmt.Errorf("--sweep levels must be positive, with a positive --sweep-duration")
 	case c.MaxErrorRatio < 0 || c.MaxErrorRatio >= 1:

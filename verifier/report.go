@@ -24,23 +24,25 @@ type Report struct {
 	RunID         string `json:"runId"`
 	Verifier      string `json:"verifier"` // Version of this verifier
 	// Client is the Milvus client library and its version.
-	Client        string        `json:"client,omitempty"`
-	Address       string        `json:"address"`
-	ServerVersion string        `json:"serverVersion,omitempty"`
-	Collection    string        `json:"collection"`
-	Workload      Workload      `json:"workload"`
-	Phases        []Phase       `json:"phases"`
-	Insert        *InsertResult `json:"insert,omitempty"`
-	IndexSeconds  float64       `json:"indexBuildSeconds,omitempty"`
-	LoadSeconds   float64       `json:"loadSeconds,omitempty"`
-	Search        *Summary      `json:"search,omitempty"`
-	Rate          *RateResult   `json:"rate,omitempty"`
-	Sweep         *SweepResult  `json:"sweep,omitempty"`
-	Recall        *RecallResult `json:"recall,omitempty"`
-	Fault         *FaultResult  `json:"fault,omitempty"`
-	SLOs          []SLOResult   `json:"slos"`
-	Verdict       string        `json:"verdict"`
-	Error         string        `json:"error,omitempty"`
+	Client        string `json:"client,omitempty"`
+	Address       string `json:"address"`
+	ServerVersion string `json:"serverVersion,omitempty"`
+	Collection    string `json:"collection"`
+	// LeftoversDropped are earlier runs' collections dropped first.
+	LeftoversDropped []string      `json:"leftoversDropped,omitempty"`
+	Workload         Workload      `json:"workload"`
+	Phases           []Phase       `json:"phases"`
+	Insert           *InsertResult `json:"insert,omitempty"`
+	IndexSeconds     float64       `json:"indexBuildSeconds,omitempty"`
+	LoadSeconds      float64       `json:"loadSeconds,omitempty"`
+	Search           *Summary      `json:"search,omitempty"`
+	Rate             *RateResult   `json:"rate,omitempty"`
+	Sweep            *SweepResult  `json:"sweep,omitempty"`
+	Recall           *RecallResult `json:"recall,omitempty"`
+	Fault            *FaultResult  `json:"fault,omitempty"`
+	SLOs             []SLOResult   `json:"slos"`
+	Verdict          string        `json:"verdict"`
+	Error            string        `json:"error,omitempty"`
 }
 
 // Workload is what was measured, so that a number can be read, and

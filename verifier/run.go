@@ -80,6 +80,19 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 	}
 	defer m.Close(context.Background())
 
+	// What killed runs left behind (the Job's pod deleted mid-run, a node
+	// lost): dropped by the creation time each collection carries, only
+	// verifier collections, never young ones that may be running now.
+	if cfg.CleanupOlderThan > 0 {
+		if err := ph.run("leftovers", func() error {
+			dropped, err := Cleanup(ctx, m, cfg.CleanupOlderThan, false, false, time.Now(), deps.Log)
+			r.LeftoversDropped = dropped
+			return err
+		}); err != nil {
+			return fail(err)
+		}
+	}
+
 	// The fault phase comes last: find out now, before loading any data,
 	// whether the cluster lets it run.
 	if cfg.Fault {
@@ -443,7 +456,17 @@ func dropOwn(ctx context.Context, m Milvus, name string) error {
 	if !strings.HasPrefix(name, CollectionPrefix) {
 		return fmt.Errorf("refusing to drop %s: not a verifier collection", name)
 	}
-	return retry(ctx, 30*time.Second, func(c context.Context) error { return m.Drop(c, name) })
+	// After an outage the server may take a while to come back: keep
+	// trying transient failures until the cleanup's own deadline.
+	for {
+		err := retry(ctx, 30*time.Second, func(c context.Context) error { return m.Drop(c, name) })
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		if sleep(ctx, 2*time.Second) != nil {
+			return err
+		}
+	}
 }
 
 // retry runs fn with a per-call deadline, retrying transient failures with

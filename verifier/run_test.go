@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -25,9 +27,11 @@ type fakeMilvus struct {
 	mu          sync.Mutex
 	collections map[string][][]float32
 	created     map[string]time.Time // collections with the verifier's mark
-	failInsert  error
-	onSearch    func()
-	dropped     []string
+	// unavailableDrops: that many drops fail as Unavailable first.
+	unavailableDrops int
+	failInsert       error
+	onSearch         func()
+	dropped          []string
 }
 
 func (f *fakeMilvus) Version(context.Context) (string, error) { return "fake", nil }
@@ -70,6 +74,10 @@ func (f *fakeMilvus) Search(ctx context.Context, n string, qs [][]float32, k int
 func (f *fakeMilvus) Drop(_ context.Context, n string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.unavailableDrops > 0 {
+		f.unavailableDrops--
+		return status.Error(codes.Unavailable, "server restarting")
+	}
 	delete(f.collections, n)
 	f.dropped = append(f.dropped, n)
 	return nil
@@ -250,5 +258,45 @@ func TestRunJudgesP99AtTheRate(t *testing.T) {
 				t.Errorf("summary:\n%s", b.String())
 			}
 		})
+	}
+}
+
+// TestRunDropsLeftoversFirst: with --cleanup-older-than the run first
+// drops marked collections older than that, and keeps young ones and
+// others' collections.
+func TestRunDropsLeftoversFirst(t *testing.T) {
+	now := time.Now()
+	f := &fakeMilvus{
+		collections: map[string][][]float32{"verifier_killed": {{1}}, "verifier_running": {{1}}, "verifier_unmarked": {{1}}, "products": {{1}}},
+		created:     map[string]time.Time{"verifier_killed": now.Add(-3 * time.Hour), "verifier_running": now.Add(-10 * time.Minute)},
+	}
+	cfg := testConfig(t, healthy(t))
+	cfg.CleanupOlderThan = 2 * time.Hour
+	r := Run(context.Background(), cfg, deps(f))
+	if r.Verdict != Pass || len(r.LeftoversDropped) != 1 || r.LeftoversDropped[0] != "verifier_killed" {
+		t.Fatalf("verdict %s (%s), dropped first %v", r.Verdict, r.Error, r.LeftoversDropped)
+	}
+	for _, keep := range []string{"verifier_running", "verifier_unmarked", "products"} {
+		if _, ok := f.collections[keep]; !ok {
+			t.Errorf("%s was dropped", keep)
+		}
+	}
+	if _, ok := f.collections["verifier_killed"]; ok {
+		t.Error("verifier_killed is still there")
+	}
+}
+
+// TestCleanupOutlastsAnOutage: after an outage the drop fails as
+// Unavailable for longer than one round of retries; the cleanup keeps
+// trying until the server is back.
+func TestCleanupOutlastsAnOutage(t *testing.T) {
+	f := &fakeMilvus{collections: map[string][][]float32{"verifier_x": {{1}}}, unavailableDrops: 6}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := dropOwn(ctx, f, "verifier_x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.collections["verifier_x"]; ok || f.unavailableDrops != 0 {
+		t.Errorf("left %v, %d failures unused", f.collections, f.unavailableDrops)
 	}
 }

@@ -103,6 +103,9 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		"--slo-max-errors", strconv.Itoa(int(env.SLO.ErrorRatio * float64(w.Queries))),
 		"--timeout", fmt.Sprintf("%ds", v.ActiveDeadlineSeconds-60),
 		"--report", "/tmp/report.json",
+		// Collections of runs killed mid-way (a pod deleted, a node
+		// lost): older than any run can last.
+		"--cleanup-older-than", fmt.Sprintf("%ds", 2*v.ActiveDeadlineSeconds),
 	}
 	if env.SLO.SearchQPS > 0 {
 		// p99 at the rate users state it for (open loop); errors there

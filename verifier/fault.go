@@ -151,6 +151,9 @@ type FaultResult struct {
 	// per-call ratio would hide an outage behind the many fast successes
 	// around it.
 	Availability float64 `json:"availability"`
+	// LongestOutageSeconds is the longest run of consecutive seconds
+	// without that: how long clients were without answers at once.
+	LongestOutageSeconds int `json:"longestOutageSeconds"`
 	// FirstFailureMs is when the first failing search started, after the kill.
 	FirstFailureMs *float64 `json:"firstFailureMs,omitempty"`
 	// RecoveryMs is from the first failure to the first success after the
@@ -208,11 +211,17 @@ func analyzeFault(events []event, killAt, end time.Time, steady time.Duration) F
 	if r.Requests > 0 {
 		r.SuccessRate = float64(r.Requests-r.Failures) / float64(r.Requests)
 	}
-	good := 0
+	good, run := 0, 0
 	for i := range ok {
 		if ok[i] > 0 && bad[i] == 0 {
 			good++
+			run = 0
+			continue
 		}
+		// A second with a failure, or with no answer at all: an outage
+		// second; the longest run of them is the longest outage.
+		run++
+		r.LongestOutageSeconds = max(r.LongestOutageSeconds, run)
 	}
 	if seconds > 0 {
 		r.Availability = float64(good) / float64(seconds)

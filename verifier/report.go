@@ -205,7 +205,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "recall@%d  %.4f over %d queries (exact ground truth)\n", rc.K, rc.Recall, rc.Queries)
 	}
 	if f := r.Fault; f != nil {
-		fmt.Fprintf(w, "fault      %s %s: %d searches, %d failed, availability %.4f", f.Mode, strings.Join(f.Killed, ","), f.Requests, f.Failures, f.Availability)
+		fmt.Fprintf(w, "fault      %s %s: %d searches, %d failed, availability %.4f (1 s windows), longest outage %d s",
+			f.Mode, strings.Join(f.Killed, ","), f.Requests, f.Failures, f.Availability, f.LongestOutageSeconds)
 		if f.RecoveryMs != nil {
 			fmt.Fprintf(w, ", recovered after %.0f ms", *f.RecoveryMs)
 		} else {

@@ -122,8 +122,8 @@ func TestAnalyzeFault(t *testing.T) {
 	r := analyzeFault(ev, kill, end, 5*time.Second)
 	// 3 of the 20 one-second intervals (2, 3 and 4) are not available: in
 	// 2 and 4 searches failed, in 3 none was even started.
-	if r.Availability != 17.0/20 {
-		t.Errorf("time-based availability %v, want 0.85", r.Availability)
+	if r.Availability != 17.0/20 || r.LongestOutageSeconds != 3 {
+		t.Errorf("time-based availability %v, longest outage %d s; want 0.85 and 3", r.Availability, r.LongestOutageSeconds)
 	}
 	if r.Failures != 4 || r.SuccessRate < 0.97 {
 		t.Errorf("per-call success rate %v with %d failures: it hides the outage, availability must not", r.SuccessRate, r.Failures)
@@ -142,7 +142,7 @@ func TestAnalyzeFault(t *testing.T) {
 	}
 	// Nothing failed.
 	r = analyzeFault([]event{{at: at(1)}, {at: at(1500)}}, kill, kill.Add(2*time.Second), time.Second)
-	if !r.Recovered || *r.RecoveryMs != 0 || r.Availability != 1 {
+	if !r.Recovered || *r.RecoveryMs != 0 || r.Availability != 1 || r.LongestOutageSeconds != 0 {
 		t.Errorf("no failure: %+v", r)
 	}
 }

@@ -33,8 +33,11 @@ func histogramSeries(name func(labels string) string, extra string, threshold fl
 // the channel checkpoint, segment loading, memory and unsynced inserts.
 func healthScenarios(env *model.Environment, m func(name, extra string) string, histogram func(name, extra string, threshold float64, fire bool) ([]series, float64)) []scenario {
 	var out []scenario
-	walFire, walP99 := histogram("milvus_wal_append_message_duration_seconds_bucket", "", 0.2, true)
-	walQuiet, _ := histogram("milvus_wal_append_message_duration_seconds_bucket", "", 0.2, false)
+	walFire, walP99 := histogram("milvus_wal_append_message_duration_seconds_bucket", `status="ok"`, 0.2, true)
+	walQuiet, _ := histogram("milvus_wal_append_message_duration_seconds_bucket", `status="ok"`, 0.2, false)
+	// Failed appends (timeouts included) are not the queue's latency.
+	slowErrors, _ := histogram("milvus_wal_append_message_duration_seconds_bucket", `status="error"`, 0.2, true)
+	walQuiet = append(walQuiet, slowErrors...)
 	out = append(out, scenario{alert: "MilvusWALAppendLatencyHigh", fire: walFire, quiet: walQuiet, value: walP99})
 	mqFire, mqP99 := histogram("milvus_msgstream_request_latency_bucket", `message_op_type="produce"`, 200, true)
 	mqQuiet, _ := histogram("milvus_msgstream_request_latency_bucket", `message_op_type="produce"`, 200, false)
@@ -229,17 +232,31 @@ func dependencyScenarios(env *model.Environment) []scenario {
 	if t, ok := targets["kafka/zookeeper"]; ok {
 		out = append(out, zookeeper("MilvusKafkaZookeeper", t)...)
 	}
+	// No active controller fires only while every broker is scraped: a
+	// sidecar that is not must not read as a lost controller.
+	noController := func(t model.MetricsTarget) scenario {
+		var up []series
+		for i := 0; i < int(t.Replicas); i++ {
+			up = append(up, series{depSeries(env, t, "up", fmt.Sprintf(`pod="kafka-%d"`, i)), "1x30"})
+		}
+		count := func(pod, v string) series {
+			return series{depSeries(env, t, "kafka_controller_kafkacontroller_activecontrollercount_value", fmt.Sprintf(`pod=%q`, pod)), v}
+		}
+		// Quiet: the controller's sidecar is not scraped (its series gone,
+		// its target down) while the other brokers report 0.
+		quiet := append([]series{count("kafka-1", "0x30")}, up[1:]...)
+		quiet = append(quiet, series{depSeries(env, t, "up", `pod="kafka-0"`), "0x30"})
+		return scenario{alert: "MilvusKafkaNoActiveController",
+			fire:  append([]series{count("kafka-0", "0x30"), count("kafka-1", "0x30")}, up...),
+			quiet: quiet, value: 0}
+	}
 	if t, ok := targets["kafka/kafka"]; ok {
 		out = append(out,
 			one("MilvusKafkaOfflinePartitions", t, "kafka_controller_kafkacontroller_offlinepartitionscount_value", `pod="kafka-0"`, "2x30", "0x30", 2),
-			one("MilvusKafkaNoActiveController", t, "kafka_controller_kafkacontroller_activecontrollercount_value", `pod="kafka-0"`, "0x30", "1x30", 0),
+			noController(t),
 			one("MilvusKafkaUnderReplicatedPartitions", t, "kafka_server_replicamanager_total_underreplicatedpartitions_value", `pod="kafka-0"`, "3x30", "0x30", 3),
 			one("MilvusKafkaIsrShrinking", t, "kafka_server_replicamanager_total_isrshrinkspersec_count", `pod="kafka-0"`, "0+1x30", "4+0x30", 0),
 		)
-	}
-	if t, ok := targets["kafka/exporter"]; ok {
-		out = append(out, one("MilvusKafkaConsumerLagHigh", t, "kafka_consumergroup_lag_sum",
-			`pod="exporter-0",consumergroup="by-dev-dataNode-3-by-dev-rootcoord-dml_0_100v0",topic="by-dev-rootcoord-dml_0"`, "20000x30", "100x30", 20000, "consumergroup", "topic"))
 	}
 	return out
 }

@@ -42,9 +42,8 @@ type ManagedQueue struct {
 	Image DependencyImage `json:"image"`
 	// Kafka only: the ZooKeeper subchart's image.
 	ZookeeperImage DependencyImage `json:"zookeeperImage"`
-	// Kafka only: the metrics exporters' images.
+	// Kafka only: the JMX exporter's image.
 	JMXExporterImage DependencyImage `json:"jmxExporterImage"`
-	ExporterImage    DependencyImage `json:"exporterImage"`
 	// Pulsar only: copies of each message.
 	Ledgers struct {
 		EnsembleSize int32 `json:"ensembleSize"`
@@ -92,7 +91,7 @@ type DependencyImage struct {
 // DependencyPodLabels are the labels a managed dependency's chart puts on
 // the pods of one of its member sets (component: "" for etcd and MinIO;
 // "zookeeper", "bookie", "broker" or "proxy" for Pulsar; "kafka" or
-// "zookeeper" or "exporter" for Kafka): what spread constraints, anti-affinity and the
+// "zookeeper" for Kafka): what spread constraints, anti-affinity and the
 // failure-domain analysis select them by. Release names are
 // <release>-<dependency> (generators/dependencies).
 func (e *Environment) DependencyPodLabels(dependency, component string) map[string]string {
@@ -112,8 +111,6 @@ func (e *Environment) DependencyPodLabels(dependency, component string) map[stri
 		switch component {
 		case "zookeeper":
 			return map[string]string{"app.kubernetes.io/name": "zookeeper", "app.kubernetes.io/instance": instance}
-		case "exporter": // templates/kafka-metrics-deployment.yaml
-			return map[string]string{"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": instance, "app.kubernetes.io/component": "metrics"}
 		}
 		return map[string]string{"app.kubernetes.io/name": "kafka", "app.kubernetes.io/instance": instance, "app.kubernetes.io/component": "kafka"}
 	default: // etcd

@@ -31,9 +31,12 @@ type MetricsTarget struct {
 //     the proxies' 8080, whose container port the chart names "sts-http"
 //     (its own PodMonitor asks for "http" and finds nothing).
 //   - Kafka (bitnami 15.5.1): the JMX exporter sidecar on 5556
-//     ("metrics", any path), the kafka-exporter Deployment on 9308
-//     ("metrics", /metrics) for consumer-group lag, and the ZooKeeper
-//     subchart's built-in exporter on 9141 ("metrics", /metrics).
+//     ("metrics", any path) and the ZooKeeper subchart's built-in
+//     exporter on 9141 ("metrics", /metrics). Not kafka-exporter: its
+//     consumer-group lag comes from committed offsets, and Milvus commits
+//     none (enable.auto.commit=false, Assign, a no-op Ack, in
+//     pkg/mq/msgstream/mqwrapper/kafka and the 2.6 WAL alike); Milvus'
+//     own time-tick lag measures how far its consumers are behind.
 func (e *Environment) MetricsTargets() []MetricsTarget {
 	if e.Monitoring.Mode == "none" {
 		return nil // nothing scrapes them: the exporters stay off
@@ -64,7 +67,6 @@ func (e *Environment) MetricsTargets() []MetricsTarget {
 		case "kafka":
 			add("kafka", "zookeeper", e.DependencyPodLabels("kafka", "zookeeper"), "metrics", 9141, "/metrics", m.Zookeeper.Replicas)
 			add("kafka", "kafka", e.DependencyPodLabels("kafka", "kafka"), "metrics", 5556, "/metrics", m.Broker.Replicas)
-			add("kafka", "exporter", e.DependencyPodLabels("kafka", "exporter"), "metrics", 9308, "/metrics", 1)
 		}
 	}
 	return out

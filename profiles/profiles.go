@@ -297,15 +297,14 @@ var ZooKeeper = Profile{
 	Source:       "bitnami/bitnami-docker-zookeeper 3.7/debian-10/Dockerfile",
 }
 
-// JMXExporter and KafkaExporter are the bitnami exporter images the Kafka
-// chart's metrics run (bitnamilegacy/jmx-exporter 0.16.1-debian-10,
-// bitnamilegacy/kafka-exporter 1.4.2-debian-10): stacksmith tarballs
+// JMXExporter is the bitnami exporter image the Kafka chart's metrics run
+// (bitnamilegacy/jmx-exporter 0.16.1-debian-10): stacksmith tarballs
 // unpacked into /opt/bitnami as root, USER 1001, the entrypoint the
-// program itself (java -jar jmx_prometheus_httpserver.jar; kafka_exporter),
-// with the configuration mounted by the chart (bitnami/containers
-// bitnami/{jmx-exporter/0,kafka-exporter/1}/debian-10/Dockerfile). Neither
-// writes files; the JVM keeps its perf data in /tmp (hsperfdata), which
-// it skips when it cannot write, but left writable here.
+// program itself (java -jar jmx_prometheus_httpserver.jar), with the
+// configuration mounted by the chart (bitnami/containers
+// bitnami/jmx-exporter/0/debian-10/Dockerfile). It writes no files; the
+// JVM keeps its perf data in /tmp (hsperfdata), which it skips when it
+// cannot write, but left writable here.
 var JMXExporter = Profile{
 	Name: "JMX exporter 0.16 (bitnami)", Repository: "bitnamilegacy/jmx-exporter",
 	User: 1001, Group: 0, OwnerUID: 0, OwnerGID: 0, OthersExecute: true,
@@ -315,17 +314,8 @@ var JMXExporter = Profile{
 	Source:       "bitnami/containers bitnami/jmx-exporter/0/debian-10/Dockerfile",
 }
 
-// KafkaExporter: see JMXExporter.
-var KafkaExporter = Profile{
-	Name: "kafka-exporter 1.4 (bitnami)", Repository: "bitnamilegacy/kafka-exporter",
-	User: 1001, Group: 0, OwnerUID: 0, OwnerGID: 0, OthersExecute: true,
-	ReadOnlyRoot: true,
-	NonRoot:      Identity{UID: 1001, GID: 0, Groups: []int64{1001}},
-	Source:       "bitnami/containers bitnami/kafka-exporter/1/debian-10/Dockerfile",
-}
-
 // Others are the profiles besides Milvus', for matching rendered images.
-var Others = []Profile{Backup, Verifier, Etcd, MinIO, MC, Pulsar, Kafka, ZooKeeper, JMXExporter, KafkaExporter}
+var Others = []Profile{Backup, Verifier, Etcd, MinIO, MC, Pulsar, Kafka, ZooKeeper, JMXExporter}
 
 // MC is minio/mc, which our bucket Job runs (generators/dependencies
 // BucketsJob): world-executable like the server's binary (Dockerfile.release

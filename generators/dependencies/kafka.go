@@ -2,7 +2,6 @@ package dependencies
 
 import (
 	"fmt"
-	"maps"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,21 +44,10 @@ type KafkaValues struct {
 	Metrics                       *KafkaMetrics                `json:"metrics,omitempty"`
 }
 
-// KafkaMetrics are the chart's exporters: the JMX exporter sidecar and
-// the kafka-exporter Deployment.
+// KafkaMetrics are the chart's exporters: the JMX exporter sidecar only
+// (model.MetricsTargets says why not kafka-exporter).
 type KafkaMetrics struct {
-	Kafka KafkaExporter `json:"kafka"`
-	JMX   KafkaJMX      `json:"jmx"`
-}
-
-// KafkaExporter is metrics.kafka of the chart.
-type KafkaExporter struct {
-	Enabled                  bool                         `json:"enabled"`
-	Image                    BitnamiImage                 `json:"image"`
-	Resources                *corev1.ResourceRequirements `json:"resources,omitempty"`
-	PodSecurityContext       map[string]any               `json:"podSecurityContext"`
-	ContainerSecurityContext map[string]any               `json:"containerSecurityContext"`
-	PodPlacement             `json:",inline"`
+	JMX KafkaJMX `json:"jmx"`
 }
 
 // KafkaJMX is metrics.jmx of the chart.
@@ -141,19 +129,14 @@ func kafkaValues(env *model.Environment, m *model.ManagedQueue) KafkaValues {
 	}
 	if env.Monitoring.Mode != "none" {
 		// What the alert rules read (model.MetricsTargets). The chart's
-		// exporter images default to docker.io whatever the broker's
-		// registry: set them, so that they come from the mirror too.
+		// exporter image defaults to docker.io whatever the broker's
+		// registry: set it, so that it comes from the mirror too.
 		v.Zookeeper.Metrics.Enabled = true
 		small := &corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
 		}
-		// kafka_exporter writes nothing (profiles.KafkaExporter).
-		exporter := maps.Clone(container)
-		exporter["readOnlyRootFilesystem"] = true
 		v.Metrics = &KafkaMetrics{
-			Kafka: KafkaExporter{Enabled: true, Image: bitnamiImage(env, m.ExporterImage), Resources: small,
-				PodSecurityContext: pod, ContainerSecurityContext: exporter, PodPlacement: placement(env)},
 			JMX: KafkaJMX{Enabled: true, Image: bitnamiImage(env, m.JMXExporterImage), Resources: small, ContainerSecurityContext: container},
 		}
 	}

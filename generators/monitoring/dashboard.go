@@ -266,10 +266,10 @@ func milvusPanels(env *model.Environment) []panelSpec {
 	}
 	if env.Milvus.Line == "2.6" {
 		panels = append(panels, panelSpec{"WAL append latency p99", "Streaming nodes' appends to the log, against the proxies' 200 ms time tick.", "s", slo(timeTickIntervalMs / 1000.0), []Target{
-			{Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_wal_append_message_duration_seconds_bucket{%s}[5m])))`, sel), LegendFormat: "p99"},
+			{Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_wal_append_message_duration_seconds_bucket{%s, status="ok"}[5m])))`, sel), LegendFormat: "p99"},
 		}})
-	} else if env.Dependencies.MessageQueue.Type == "kafka" {
-		panels = append(panels, panelSpec{"Kafka send latency p99", "Milvus' producers waiting for Kafka, against the proxies' 200 ms time tick.", "ms", slo(timeTickIntervalMs), []Target{
+	} else {
+		panels = append(panels, panelSpec{"Message queue send latency p99", "Milvus' producers waiting for the message queue, against the proxies' 200 ms time tick.", "ms", slo(timeTickIntervalMs), []Target{
 			{Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_msgstream_request_latency_bucket{%s, message_op_type="produce"}[5m])))`, sel), LegendFormat: "p99"},
 		}})
 	}
@@ -343,10 +343,6 @@ func dependencyRows(env *model.Environment) []row {
 				panelSpec{"Kafka ISR shrinks", "In-sync replica sets shrinking per second.", "short", nil, []Target{
 					{Expr: fmt.Sprintf(`sum(rate(kafka_server_replicamanager_total_isrshrinkspersec_count{%s}[5m]))`, js), LegendFormat: "shrinks/s"},
 				}})
-		case "kafka/exporter":
-			current.panels = append(current.panels, panelSpec{"Kafka consumer-group lag", "Messages behind, per Milvus consumer group and topic.", "short", nil, []Target{
-				{Expr: fmt.Sprintf(`max by (consumergroup, topic) (kafka_consumergroup_lag_sum{%s})`, js), LegendFormat: "{{consumergroup}} {{topic}}"},
-			}})
 		}
 	}
 	return rows

@@ -253,14 +253,9 @@ func zookeeperLeaderRule(out *alerts, alert string, t model.MetricsTarget) {
 	}, "warning", "job", t.Job)
 }
 
-// kafkaConsumerLagMessages: a Milvus consumer group this many messages
-// behind on one topic. Ours: the proxies alone add five time ticks a
-// second to every channel, so it is minutes of ticks.
-const kafkaConsumerLagMessages = 10000
-
 func kafkaRules(out *alerts, targets map[string]model.MetricsTarget) {
 	name := out.env.Name
-	zk, kafka, exporter := targets["zookeeper"], targets["kafka"], targets["exporter"]
+	zk, kafka := targets["zookeeper"], targets["kafka"]
 	quorumRule(out, "MilvusKafkaZookeeperQuorumLost", "Kafka's ZooKeeper", zk, "ZooKeeper majority quorum, with the spec's replicas")
 	zookeeperLeaderRule(out, "MilvusKafkaZookeeperNoLeader", zk)
 	js := JobSelector(out.env, kafka)
@@ -276,13 +271,16 @@ func kafkaRules(out *alerts, targets map[string]model.MetricsTarget) {
 	}, "critical")
 	out.add(Rule{
 		Alert: "MilvusKafkaNoActiveController",
-		Expr:  fmt.Sprintf(`sum(kafka_controller_kafkacontroller_activecontrollercount_value{%s}) != 1`, js),
-		For:   "5m",
+		// Only while every broker's exporter answers: one sidecar not
+		// scraped would otherwise read as no controller.
+		Expr: fmt.Sprintf(`sum(kafka_controller_kafkacontroller_activecontrollercount_value{%s}) != 1 and on () count(up{%s} == 1) == %d`,
+			js, js, kafka.Replicas),
+		For: "5m",
 		Annotations: map[string]string{
 			"summary":     fmt.Sprintf("Milvus %s: {{ $value }} active Kafka controllers", name),
 			"description": "Exactly one broker must be the controller: with none, leader elections and topic creation (a new collection's channels) stop. Check ZooKeeper.",
 		},
-		Threshold: "!= 1 for 5m", Source: "ours: Kafka has exactly one controller",
+		Threshold: "!= 1 for 5m, every broker scraped", Source: "ours: Kafka has exactly one controller",
 	}, "critical")
 	out.add(Rule{
 		Alert: "MilvusKafkaUnderReplicatedPartitions",
@@ -303,16 +301,6 @@ func kafkaRules(out *alerts, targets map[string]model.MetricsTarget) {
 			"description": "Followers keep falling out of sync: a slow broker, disk or network. Under-replicated partitions follow.",
 		},
 		Threshold: "shrinks for 10m", Source: "ours",
-	}, "warning")
-	out.add(Rule{
-		Alert: "MilvusKafkaConsumerLagHigh",
-		Expr:  fmt.Sprintf(`max by (consumergroup, topic) (kafka_consumergroup_lag_sum{%s}) > %d`, JobSelector(out.env, exporter), kafkaConsumerLagMessages),
-		For:   "15m",
-		Annotations: map[string]string{
-			"summary":     fmt.Sprintf("Milvus %s: group {{ $labels.consumergroup }} is {{ $value }} messages behind on {{ $labels.topic }}", name),
-			"description": "A Milvus consumer (query, data or streaming node) is not keeping up with its channel: searches with Strong or Bounded consistency wait. Compare with MilvusConsumerLagHigh and the node's CPU.",
-		},
-		Threshold: fmt.Sprintf("> %d messages for 15m", kafkaConsumerLagMessages), Source: "ours",
 	}, "warning")
 }
 

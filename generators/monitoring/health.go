@@ -33,13 +33,13 @@ func milvusHealthRules(env *model.Environment) []Rule {
 	sel := Selector(env)
 	out := &alerts{env: env}
 	mq := env.Dependencies.MessageQueue.Type
-	switch {
-	case env.Milvus.Line == "2.6":
+	switch env.Milvus.Line {
+	case "2.6":
 		// 2.6 writes through the streaming node's WAL; its append
 		// duration covers the message queue underneath.
 		out.add(Rule{
 			Alert: "MilvusWALAppendLatencyHigh",
-			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_wal_append_message_duration_seconds_bucket{%s}[5m]))) > %s`,
+			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_wal_append_message_duration_seconds_bucket{%s, status="ok"}[5m]))) > %s`,
 				sel, num(timeTickIntervalMs/1000.0)),
 			For: "10m",
 			Annotations: map[string]string{
@@ -48,17 +48,17 @@ func milvusHealthRules(env *model.Environment) []Rule {
 			},
 			Threshold: "p99 > 0.2 s for 10m", Source: "proxy.timeTickInterval (200 ms)",
 		}, "warning")
-	case mq == "kafka":
-		// 2.5 times producer sends only in its Kafka client
-		// (pkg/mq/msgstream/mqwrapper/kafka/kafka_producer.go), in ms.
+	default:
+		// 2.5 times every producer send, in ms, in each queue's client
+		// (pkg/mq/msgstream/mqwrapper/{kafka,pulsar}/*_producer.go).
 		out.add(Rule{
 			Alert: "MilvusMessageQueueSendLatencyHigh",
 			Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_msgstream_request_latency_bucket{%s, message_op_type="produce"}[5m]))) > %d`,
 				sel, timeTickIntervalMs),
 			For: "10m",
 			Annotations: map[string]string{
-				"summary":     fmt.Sprintf("Milvus %s: sends to Kafka take {{ $value | humanize }} ms at p99", env.Name),
-				"description": "Milvus' producers wait longer for Kafka than the proxies' 200 ms time tick: inserts slow down and consumers lag. Check the brokers (under-replicated partitions, disk) and the network.",
+				"summary":     fmt.Sprintf("Milvus %s: sends to %s take {{ $value | humanize }} ms at p99", env.Name, mq),
+				"description": fmt.Sprintf("Milvus' producers wait longer for %s than the proxies' 200 ms time tick: inserts slow down and consumers lag. Check the message queue (its own alerts: replication, disks) and the network.", mq),
 			},
 			Threshold: "p99 > 200 ms for 10m", Source: "proxy.timeTickInterval (200 ms)",
 		}, "warning")

@@ -62,14 +62,15 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 		}
 		var r verifier.Report
 		if jerr := json.Unmarshal(stdout.Bytes(), &r); jerr != nil {
-			t.Fatalf("report: %v\n%s", jerr, stderr.String())
+			t.Fatalf("report: %v\nstdout:\n%s\nstderr:\n%s", jerr, stdout.String(), stderr.String())
 		}
 		return &r, code, stderr.String()
 	}
 
 	// With an open-loop phase at 200 searches a second for 5 s.
 	r, code, log := verify("--run-id", "e2e_pass", "--rate", "200", "--rate-duration", "5s", "--slo-error-ratio", "0.01",
-		"--sweep", "1,4", "--sweep-duration", "2s")
+		"--sweep", "1,4", "--sweep-duration", "2s",
+		"--mixed-duration", "8s", "--mixed-insert-rate", "2000", "--mixed-batch", "200", "--mixed-flush-every", "2s")
 	t.Logf("verifier log:\n%s", log)
 	if code != 0 || r.Verdict != verifier.Pass {
 		t.Fatalf("exit %d, verdict %s, error %s", code, r.Verdict, r.Error)
@@ -79,6 +80,12 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	}
 	if r.SchemaVersion != verifier.ReportSchemaVersion || !strings.HasPrefix(r.Client, "github.com/milvus-io/milvus/client/v2 v2.") {
 		t.Errorf("report schema %d, client %q", r.SchemaVersion, r.Client)
+	}
+	// Writes while searching: inserts, the deletes two batches behind,
+	// flushes, all answered by the real server.
+	if mx := r.Mixed; mx == nil || mx.Insert.Count < 10 || mx.Insert.Errors != 0 || mx.Delete.Count < mx.Insert.Count-3 ||
+		mx.Delete.Errors != 0 || mx.Flush.Count < 1 || mx.Flush.Errors != 0 || mx.Search.Count == 0 || mx.Search.Errors != 0 {
+		t.Errorf("mixed: %+v", mx)
 	}
 	if sw := r.Sweep; sw == nil || len(sw.Points) != 2 || sw.SerialP99Ms <= 0 || sw.MaxQPS <= 0 {
 		t.Errorf("sweep: %+v", sw)

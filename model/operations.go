@@ -138,6 +138,8 @@ type Workload struct {
 	// Sweep are the throughput sweep's concurrency levels, if any.
 	Sweep         []int  `json:"sweep,omitempty"`
 	SweepDuration string `json:"sweepDuration"`
+	// MixedDuration is the mixed write phase's length, "" for none.
+	MixedDuration string `json:"mixedDuration,omitempty"`
 }
 
 // Fault is the verification's fault phase.

@@ -56,6 +56,13 @@ type Config struct {
 	// no sweep), SweepDuration each level's length.
 	Sweep         []int
 	SweepDuration time.Duration
+	// MixedDuration > 0 adds the mixed phase: searches while rows are
+	// inserted at MixedRate per second in batches of MixedBatch, deleted
+	// two batches later, and flushed every MixedFlushEvery.
+	MixedDuration   time.Duration
+	MixedRate       float64
+	MixedBatch      int
+	MixedFlushEvery time.Duration
 	// CleanupOlderThan > 0 drops, right after connecting, the marked
 	// collections earlier runs left behind that are older than this.
 	CleanupOlderThan time.Duration
@@ -139,6 +146,10 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.IntSliceVar(&c.Sweep, "sweep", nil, "throughput sweep: closed loop at each of these concurrency levels (VectorDBBench uses 1,5,10,20,30,40,60,80), reporting max QPS and serial p99")
 	fromEnv("sweep")
 	dur(&c.SweepDuration, "sweep-duration", 10*time.Second, "length of each sweep level")
+	dur(&c.MixedDuration, "mixed-duration", 0, "mixed phase: search while inserting, deleting and flushing for this long (0: none)")
+	float(&c.MixedRate, "mixed-insert-rate", 1000, "mixed phase: rows inserted per second")
+	integer(&c.MixedBatch, "mixed-batch", 100, "mixed phase: rows per insert (each batch is deleted two batches later)")
+	dur(&c.MixedFlushEvery, "mixed-flush-every", 10*time.Second, "mixed phase: time between flushes")
 	dur(&c.CleanupOlderThan, "cleanup-older-than", 0, "first drop the verifier collections earlier runs left behind, older than this (as verifier cleanup does; 0: keep them)")
 	integer(&c.TopK, "top-k", 10, "top-k of every search")
 	str(&c.Consistency, "consistency", "Bounded", "search consistency: Strong, Bounded, Session, Eventually")
@@ -202,6 +213,8 @@ func (c *Config) Finish() error {
 		return fmt.Errorf("--queries must be positive, or 0 with a --duration")
 	case c.Queries > 0 && c.Duration > 0:
 		return fmt.Errorf("--duration needs --queries 0")
+	case c.MixedDuration < 0 || c.MixedDuration > 0 && (c.MixedRate <= 0 || c.MixedBatch < 1 || c.MixedFlushEvery <= 0):
+		return fmt.Errorf("--mixed-duration must not be negative; with it, --mixed-insert-rate, --mixed-batch and --mixed-flush-every must be positive")
 	case c.CleanupOlderThan < 0:
 		return fmt.Errorf("--cleanup-older-than must not be negative")
 	case len(c.Sweep) > 0 && (c.SweepDuration <= 0 || slices.Min(c.Sweep) < 1):

@@ -8,12 +8,15 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/milvus-io/milvus/client/v2/column"
 	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
+	mlog "github.com/milvus-io/milvus/pkg/v2/log"
+	"go.uber.org/zap/zapcore"
 )
 
 // Milvus is what the verifier needs from a Milvus server. The adapter
@@ -27,6 +30,7 @@ type Milvus interface {
 	CreateIndex(ctx context.Context, name string, idx IndexSpec) error
 	Insert(ctx context.Context, name string, ids []int64, vectors [][]float32) error
 	Flush(ctx context.Context, name string) error
+	Delete(ctx context.Context, name string, ids []int64) error
 	Load(ctx context.Context, name string, replicas int) error
 	Search(ctx context.Context, name string, vectors [][]float32, topK int, s SearchSpec) ([][]int64, error)
 	Drop(ctx context.Context, name string) error
@@ -81,8 +85,24 @@ type ConnectOptions struct {
 	envErrs []error // malformed VERIFIER_* values, reported by Finish
 }
 
+// clientLogsToStderr points the Milvus client's logger (Milvus' pkg/log,
+// which writes to stdout by default) at stderr: stdout carries the JSON
+// report, and a warning the client logs while retrying a call would
+// corrupt it.
+var clientLogsToStderr = sync.OnceValue(func() error {
+	lg, props, err := mlog.InitLoggerWithWriteSyncer(&mlog.Config{Level: "warn"}, zapcore.AddSync(os.Stderr))
+	if err != nil {
+		return err
+	}
+	mlog.ReplaceGlobals(lg, props)
+	return nil
+})
+
 // Connect dials Milvus with the official client.
 func Connect(ctx context.Context, o ConnectOptions) (Milvus, error) {
+	if err := clientLogsToStderr(); err != nil {
+		return nil, fmt.Errorf("client log: %w", err)
+	}
 	cfg := &milvusclient.ClientConfig{Address: o.Address, Username: o.Username, Password: o.Password}
 	if o.TLS {
 		tc := &tls.Config{ServerName: o.ServerName, MinVersion: tls.VersionTLS12}
@@ -157,6 +177,11 @@ func (m *client) Insert(ctx context.Context, name string, ids []int64, vectors [
 	dim := len(vectors[0])
 	_, err := m.c.Insert(ctx, milvusclient.NewColumnBasedInsertOption(name,
 		column.NewColumnInt64(pkField, ids), column.NewColumnFloatVector(vectorField, dim, vectors)))
+	return err
+}
+
+func (m *client) Delete(ctx context.Context, name string, ids []int64) error {
+	_, err := m.c.Delete(ctx, milvusclient.NewDeleteOption(name).WithInt64IDs(pkField, ids))
 	return err
 }
 

@@ -38,6 +38,7 @@ type Report struct {
 	Search           *Summary      `json:"search,omitempty"`
 	Rate             *RateResult   `json:"rate,omitempty"`
 	Sweep            *SweepResult  `json:"sweep,omitempty"`
+	Mixed            *MixedResult  `json:"mixed,omitempty"`
 	Recall           *RecallResult `json:"recall,omitempty"`
 	Fault            *FaultResult  `json:"fault,omitempty"`
 	SLOs             []SLOResult   `json:"slos"`
@@ -199,6 +200,19 @@ func (r *Report) WriteSummary(w io.Writer) {
 			l.P50Ms, l.P95Ms, l.P99Ms, l.MaxMs, rt.Service.P99Ms)
 		for _, c := range sortedCodes(l.ByCode) {
 			fmt.Fprintf(w, "           %s: %d\n", c, l.ByCode[c])
+		}
+	}
+	if mx := r.Mixed; mx != nil {
+		fmt.Fprintf(w, "mixed      %.0fs: %d rows inserted, %d deleted; searches %d ok, %d failed, p99 %.2f ms\n",
+			mx.Seconds, mx.RowsInserted, mx.RowsDeleted, mx.Search.Count, mx.Search.Errors, mx.Search.P99Ms)
+		for _, op := range []struct {
+			name string
+			s    Summary
+		}{{"insert", mx.Insert}, {"delete", mx.Delete}, {"flush", mx.Flush}} {
+			fmt.Fprintf(w, "           %-6s %d ok, %d failed, p50 %.2f p99 %.2f max %.2f ms\n", op.name, op.s.Count, op.s.Errors, op.s.P50Ms, op.s.P99Ms, op.s.MaxMs)
+			for _, c := range sortedCodes(op.s.ByCode) {
+				fmt.Fprintf(w, "             %s: %d\n", c, op.s.ByCode[c])
+			}
 		}
 	}
 	if rc := r.Recall; rc != nil {

@@ -245,6 +245,23 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 		}
 	}
 
+	if cfg.MixedDuration > 0 {
+		if err := ph.run("mixed", func() error {
+			// New ids after the loaded rows, vectors of their own stream.
+			pool := data.Vectors(2, min(1000, cfg.Rows))
+			if cfg.Metric == "COSINE" || cfg.Metric == "IP" {
+				for _, v := range pool {
+					Normalize(v)
+				}
+			}
+			r.Mixed = mixedWrites(ctx, m, name, cfg.MixedDuration, cfg.Concurrency, cfg.MixedRate, cfg.MixedBatch, cfg.MixedFlushEvery,
+				cfg.RPCTimeout, int64(cfg.Rows), pool, queries, search)
+			return ctx.Err()
+		}); err != nil {
+			return fail(err)
+		}
+	}
+
 	if cfg.Fault {
 		if err := ph.run("fault", func() error {
 			res, err := fault(ctx, cfg, deps, queries, search)

@@ -29,6 +29,7 @@ type fakeMilvus struct {
 	created     map[string]time.Time // collections with the verifier's mark
 	// unavailableDrops: that many drops fail as Unavailable first.
 	unavailableDrops int
+	deleted          int
 	failInsert       error
 	onSearch         func()
 	dropped          []string
@@ -71,6 +72,13 @@ func (f *fakeMilvus) Search(ctx context.Context, n string, qs [][]float32, k int
 	f.mu.Unlock()
 	return GroundTruth(ctx, "L2", rows, qs, k)
 }
+func (f *fakeMilvus) Delete(_ context.Context, n string, ids []int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleted += len(ids)
+	return nil
+}
+
 func (f *fakeMilvus) Drop(_ context.Context, n string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -120,6 +120,9 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		}
 		args = append(args, "--sweep", strings.Join(levels, ","), "--sweep-duration", w.SweepDuration)
 	}
+	if w.MixedDuration != "" {
+		args = append(args, "--mixed-duration", w.MixedDuration)
+	}
 	args = append(args, "--fault-namespace", env.Namespace)
 	if env.Delivery.Kind == "flux" {
 		args = append(args, "--wait-helmrelease", env.Release)

@@ -16,7 +16,6 @@ import (
 	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
 	mlog "github.com/milvus-io/milvus/pkg/v2/log"
-	"go.uber.org/zap/zapcore"
 )
 
 // Milvus is what the verifier needs from a Milvus server. The adapter
@@ -90,7 +89,10 @@ type ConnectOptions struct {
 // report, and a warning the client logs while retrying a call would
 // corrupt it.
 var clientLogsToStderr = sync.OnceValue(func() error {
-	lg, props, err := mlog.InitLoggerWithWriteSyncer(&mlog.Config{Level: "warn"}, zapcore.AddSync(os.Stderr))
+	// InitLogger also replaces the per-level loggers that log.Ctx (the
+	// client's retries) writes through; its file output is the way to
+	// name a stream other than stdout.
+	lg, props, err := mlog.InitLogger(&mlog.Config{Level: "warn", File: mlog.FileLogConfig{Filename: "/dev/stderr"}})
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,11 @@
 package verifier
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	mlog "github.com/milvus-io/milvus/pkg/v2/log"
 )
 
 // TestPreflightBeforeAnyData: the fault phase's permissions and targets
@@ -71,5 +76,30 @@ func TestConnectNamesAnUnreachablePort(t *testing.T) {
 	}
 	if time.Since(start) > 6*time.Second {
 		t.Errorf("took %s", time.Since(start))
+	}
+}
+
+// TestClientLogsStayOffStdout: stdout carries the JSON report; the Milvus
+// client's warnings (its retries log through log.Ctx) must go to stderr.
+// Run in a child process, whose stdout and stderr are the test's to read.
+func TestClientLogsStayOffStdout(t *testing.T) {
+	if os.Getenv("VERIFIER_LOG_CHILD") == "1" {
+		Connect(context.Background(), ConnectOptions{Address: "127.0.0.1:1"}) // fails at the dial, after the logger is set
+		mlog.Warn("global-warning")
+		mlog.Ctx(context.Background()).Warn("ctx-warning")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestClientLogsStayOffStdout$")
+	cmd.Env = append(os.Environ(), "VERIFIER_LOG_CHILD=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stdout.String(), "warning") {
+		t.Errorf("client logs on stdout:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "global-warning") || !strings.Contains(stderr.String(), "ctx-warning") {
+		t.Errorf("client logs missing from stderr:\n%s", stderr.String())
 	}
 }

@@ -437,6 +437,33 @@ func expand(s string, value float64, labels map[string]string) string {
 	return strings.NewReplacer(r...).Replace(s)
 }
 
+// scaleUp multiplies a value below 1 by 1000 until it reaches 1, and
+// names the SI prefix that undoes it, as Prometheus' humanize functions do.
+func scaleUp(v float64) (float64, string) {
+	prefix := ""
+	for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
+		if math.Abs(v) >= 1 {
+			break
+		}
+		prefix = p
+		v *= 1000
+	}
+	return v, prefix
+}
+
+// scaleDown divides v by base until it is below base, naming the prefix.
+func scaleDown(v, base float64, prefixes []string) (float64, string) {
+	prefix := ""
+	for _, p := range prefixes {
+		if math.Abs(v) < base {
+			break
+		}
+		prefix = p
+		v /= base
+	}
+	return v, prefix
+}
+
 // humanize is Prometheus' template function: SI prefixes, four
 // significant digits.
 func humanize(v float64) string {
@@ -444,55 +471,27 @@ func humanize(v float64) string {
 		return fmt.Sprintf("%.4g", v)
 	}
 	if math.Abs(v) < 1 {
-		prefix := ""
-		for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
-			if math.Abs(v) >= 1 {
-				break
-			}
-			prefix = p
-			v *= 1000
-		}
-		return fmt.Sprintf("%.4g%s", v, prefix)
+		v, p := scaleUp(v)
+		return fmt.Sprintf("%.4g%s", v, p)
 	}
-	prefix := ""
-	for _, p := range []string{"k", "M", "G", "T", "P", "E", "Z", "Y"} {
-		if math.Abs(v) < 1000 {
-			break
-		}
-		prefix = p
-		v /= 1000
-	}
-	return fmt.Sprintf("%.4g%s", v, prefix)
+	v, p := scaleDown(v, 1000, []string{"k", "M", "G", "T", "P", "E", "Z", "Y"})
+	return fmt.Sprintf("%.4g%s", v, p)
 }
 
 func humanize1024(v float64) string {
 	if math.Abs(v) < 1 {
 		return fmt.Sprintf("%.4g", v)
 	}
-	prefix := ""
-	for _, p := range []string{"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"} {
-		if math.Abs(v) < 1024 {
-			break
-		}
-		prefix = p
-		v /= 1024
-	}
-	return fmt.Sprintf("%.4g%s", v, prefix)
+	v, p := scaleDown(v, 1024, []string{"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"})
+	return fmt.Sprintf("%.4g%s", v, p)
 }
 
 // humanizeDuration is Prometheus' for whole seconds: leading zero units
 // are left out.
 func humanizeDuration(v float64) string {
 	if v != 0 && math.Abs(v) < 1 {
-		prefix := ""
-		for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
-			if math.Abs(v) >= 1 {
-				break
-			}
-			prefix = p
-			v *= 1000
-		}
-		return fmt.Sprintf("%.4g%ss", v, prefix)
+		v, p := scaleUp(v)
+		return fmt.Sprintf("%.4g%ss", v, p)
 	}
 	s := int64(v)
 	d, h, m, sec := s/86400, s/3600%24, s/60%60, s%60

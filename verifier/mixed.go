@@ -42,7 +42,7 @@ func mixedWrites(ctx context.Context, m Milvus, name string, duration time.Durat
 		searches, elapsed = closedLoop(mctx, workers, 0, rpcTimeout, queries, search, nil)
 	}()
 	inserts, deletes, flushes := NewLatencies(), NewLatencies(), NewLatencies()
-	end := time.Now().Add(duration)
+	end, _ := mctx.Deadline()
 	timed := func(l *Latencies, call func(context.Context) error) bool {
 		c, done := context.WithTimeout(mctx, rpcTimeout)
 		t0 := time.Now()

@@ -10,6 +10,20 @@ import (
 // searchFunc is one search of one query vector.
 type searchFunc func(ctx context.Context, q []float32) error
 
+// ended reports whether ctx is over: cancelled, or past its deadline.
+// A deadline is enforced by a timer, which on a loaded machine fires
+// milliseconds late; until it does, Err is nil while gRPC already refuses
+// every call with "context deadline exceeded" in microseconds, without
+// reaching the server. A loop that asked only Err counted a thousand such
+// failures at the end of a phase (seen in CI on two cores).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
 // closedLoop runs `workers` goroutines that each issue one search at a time
 // (the next starts when the previous ends), over the query vectors in turn,
 // until `total` searches were made (total > 0) or ctx ends. Every call has
@@ -26,7 +40,7 @@ func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duratio
 			defer wg.Done()
 			local := NewLatencies()
 			defer lat.Merge(local)
-			for ctx.Err() == nil {
+			for !ended(ctx) {
 				i := next.Add(1) - 1
 				if total > 0 && i >= int64(total) {
 					return
@@ -37,7 +51,7 @@ func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duratio
 				err := search(cctx, q)
 				d := time.Since(t0)
 				cancel()
-				if ctx.Err() != nil && err != nil {
+				if err != nil && ended(ctx) {
 					return // the run is over, not a failure of the server
 				}
 				local.Record(d, err)
@@ -95,14 +109,14 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 			case <-t.C:
 			}
 		}
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			break
 		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
+		if ended(ctx) {
 			break
 		}
 		sent.Add(1)
@@ -118,7 +132,7 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 			err := search(cctx, queries[i%int64(len(queries))])
 			cancel()
 			end := time.Now()
-			if ctx.Err() != nil && err != nil {
+			if err != nil && ended(ctx) {
 				return // the run is over, not a failure of the server
 			}
 			latency.Record(end.Sub(due), err)

@@ -42,17 +42,14 @@ func mixedWrites(ctx context.Context, m Milvus, name string, duration time.Durat
 		searches, elapsed = closedLoop(mctx, workers, 0, rpcTimeout, queries, search, nil)
 	}()
 	inserts, deletes, flushes := NewLatencies(), NewLatencies(), NewLatencies()
-	end, _ := mctx.Deadline()
 	timed := func(l *Latencies, call func(context.Context) error) bool {
 		c, done := context.WithTimeout(mctx, rpcTimeout)
 		t0 := time.Now()
 		err := call(c)
 		d := time.Since(t0)
 		done()
-		// Cut off by the end of the phase (the call's own deadline may
-		// fire before the phase's context says so): not a failure of the
-		// server.
-		if err != nil && (mctx.Err() != nil || !time.Now().Before(end)) {
+		// Cut off by the end of the phase: not a failure of the server.
+		if err != nil && ended(mctx) {
 			return false
 		}
 		l.Record(d, err)
@@ -61,22 +58,23 @@ func mixedWrites(ctx context.Context, m Milvus, name string, duration time.Durat
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(flushEvery)
-		defer tick.Stop()
+		// On a schedule (start + k*flushEvery); a slow flush skips the
+		// times it missed, as a ticker does.
+		due := time.Now()
 		for {
-			select {
-			case <-mctx.Done():
-				return
-			case <-tick.C:
-				timed(flushes, func(c context.Context) error { return m.Flush(c, name) })
+			for due = due.Add(flushEvery); time.Until(due) <= 0; due = due.Add(flushEvery) {
 			}
+			if sleep(mctx, time.Until(due)) != nil {
+				return
+			}
+			timed(flushes, func(c context.Context) error { return m.Flush(c, name) })
 		}
 	}()
 	interval := time.Duration(float64(batch) / rate * float64(time.Second))
 	start := time.Now()
 	var written [][]int64 // ids of the batches inserted, oldest first
 	next := firstID
-	for n := 0; mctx.Err() == nil; n++ {
+	for n := 0; !ended(mctx); n++ {
 		ids := make([]int64, batch)
 		vs := make([][]float32, batch)
 		for i := range ids {

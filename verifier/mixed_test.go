@@ -47,6 +47,9 @@ func TestMixedWritesCountTheirOwnErrors(t *testing.T) {
 	if r.Insert.Errors != 3 || r.Insert.ByCode["Unavailable"] != 3 {
 		t.Errorf("insert errors %d (%v), want the 3 refused", r.Insert.Errors, r.Insert.ByCode)
 	}
+	if m := r.Insert.Samples["Unavailable"]; !strings.Contains(m, "streaming node restarting") {
+		t.Errorf("error sample %q, want the server's message", m)
+	}
 	if r.Insert.Count < 6 || r.RowsInserted != r.Insert.Count*100 {
 		t.Errorf("%d inserts, %d rows: the writer must keep its rate of 10 batches a second", r.Insert.Count, r.RowsInserted)
 	}

@@ -109,3 +109,98 @@ func TestSweepFindsTheKnee(t *testing.T) {
 	}
 	t.Logf("%+v", r.Points)
 }
+
+// lateTimerCtx is a context whose deadline has passed while its timer has
+// not fired yet: Err stays nil until `fires`. A loaded machine does this
+// for milliseconds at the end of every timed phase.
+type lateTimerCtx struct {
+	context.Context // fires at `fires`
+	deadline        time.Time
+}
+
+func (c lateTimerCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// grpcLikeSearch refuses at once, as gRPC does, a call whose context is
+// past its deadline, and otherwise answers in a millisecond.
+func grpcLikeSearch(calls *atomic.Int64) searchFunc {
+	return func(ctx context.Context, _ []float32) error {
+		calls.Add(1)
+		if err := pastDeadline(ctx); err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+		return nil
+	}
+}
+
+// TestLoopsEndAtTheDeadlineNotAtTheTimer: between a phase's deadline and
+// its timer firing (here 300 ms late), every call fails in microseconds
+// without reaching the server. The loops must stop at the deadline and
+// count none of those as failures; CI once counted 1158.
+func TestLoopsEndAtTheDeadlineNotAtTheTimer(t *testing.T) {
+	queries := [][]float32{{1}}
+	late := func() (context.Context, context.CancelFunc) {
+		fires, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		return lateTimerCtx{Context: fires, deadline: time.Now().Add(100 * time.Millisecond)}, cancel
+	}
+	t.Run("closed loop", func(t *testing.T) {
+		ctx, cancel := late()
+		defer cancel()
+		var calls atomic.Int64
+		lat, elapsed := closedLoop(ctx, 4, 0, time.Second, queries, grpcLikeSearch(&calls), nil)
+		if s := lat.Summarize(elapsed); s.Errors != 0 || s.Count == 0 || elapsed > 300*time.Millisecond {
+			t.Errorf("%d ok, %d failed (%v) in %v; %d calls", s.Count, s.Errors, s.ByCode, elapsed, calls.Load())
+		}
+	})
+	t.Run("open loop", func(t *testing.T) {
+		ctx, cancel := late()
+		defer cancel()
+		var calls atomic.Int64
+		r := openLoop(ctx, 1000, time.Second, 50, time.Second, queries, grpcLikeSearch(&calls))
+		if r.Latency.Errors != 0 || r.Latency.Count == 0 || r.Unsent < 500 {
+			t.Errorf("%d ok, %d failed (%v), %d unsent; %d calls", r.Latency.Count, r.Latency.Errors, r.Latency.ByCode, r.Unsent, calls.Load())
+		}
+	})
+	t.Run("mixed", func(t *testing.T) {
+		ctx, cancel := late()
+		defer cancel()
+		var calls atomic.Int64
+		m := &outageMilvus{fakeMilvus: &fakeMilvus{collections: map[string][][]float32{"c": {{0}}}}, failing: func(int) bool { return false }}
+		r := mixedWrites(ctx, deadlineMilvus{m}, "c", time.Minute, 2, 10000, 10, 30*time.Millisecond, time.Second, 0, queries, queries, grpcLikeSearch(&calls))
+		if r.Search.Errors != 0 || r.Insert.Errors != 0 || r.Delete.Errors != 0 || r.Flush.Errors != 0 || r.Search.Count == 0 || r.Insert.Count == 0 || r.Seconds > 0.3 {
+			t.Errorf("%+v; %d calls", r, calls.Load())
+		}
+	})
+}
+
+// deadlineMilvus refuses writes past their context's deadline at once, as
+// gRPC does.
+type deadlineMilvus struct{ *outageMilvus }
+
+func pastDeadline(ctx context.Context) error {
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (d deadlineMilvus) Insert(ctx context.Context, n string, ids []int64, v [][]float32) error {
+	if err := pastDeadline(ctx); err != nil {
+		return err
+	}
+	return d.outageMilvus.Insert(ctx, n, ids, v)
+}
+
+func (d deadlineMilvus) Delete(ctx context.Context, n string, ids []int64) error {
+	if err := pastDeadline(ctx); err != nil {
+		return err
+	}
+	return d.outageMilvus.Delete(ctx, n, ids)
+}
+
+func (d deadlineMilvus) Flush(ctx context.Context, n string) error {
+	if err := pastDeadline(ctx); err != nil {
+		return err
+	}
+	return d.outageMilvus.Flush(ctx, n)
+}

@@ -182,9 +182,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if s := r.Search; s != nil {
 		fmt.Fprintf(w, "search     %d ok, %d failed, %.1f QPS; latency ms mean %.2f p50 %.2f p95 %.2f p99 %.2f max %.2f\n",
 			s.Count, s.Errors, s.QPS, s.MeanMs, s.P50Ms, s.P95Ms, s.P99Ms, s.MaxMs)
-		for _, c := range sortedCodes(s.ByCode) {
-			fmt.Fprintf(w, "           %s: %d\n", c, s.ByCode[c])
-		}
+		writeCodes(w, "           ", *s)
 	}
 	if sw := r.Sweep; sw != nil {
 		fmt.Fprintf(w, "sweep      max %.1f QPS at %d clients; serial p99 %.2f ms (%.0fs per level)\n", sw.MaxQPS, sw.AtLevel, sw.SerialP99Ms, sw.Seconds)
@@ -198,21 +196,18 @@ func (r *Report) WriteSummary(w io.Writer) {
 			rt.TargetQPS, rt.AchievedQPS, rt.Seconds, rt.MaxInFlight, l.Count, l.Errors, rt.Late, rt.Unsent)
 		fmt.Fprintf(w, "           latency from intended start ms p50 %.2f p95 %.2f p99 %.2f max %.2f; service time p99 %.2f\n",
 			l.P50Ms, l.P95Ms, l.P99Ms, l.MaxMs, rt.Service.P99Ms)
-		for _, c := range sortedCodes(l.ByCode) {
-			fmt.Fprintf(w, "           %s: %d\n", c, l.ByCode[c])
-		}
+		writeCodes(w, "           ", l)
 	}
 	if mx := r.Mixed; mx != nil {
 		fmt.Fprintf(w, "mixed      %.0fs: %d rows inserted, %d deleted; searches %d ok, %d failed, p99 %.2f ms\n",
 			mx.Seconds, mx.RowsInserted, mx.RowsDeleted, mx.Search.Count, mx.Search.Errors, mx.Search.P99Ms)
+		writeCodes(w, "           ", mx.Search)
 		for _, op := range []struct {
 			name string
 			s    Summary
 		}{{"insert", mx.Insert}, {"delete", mx.Delete}, {"flush", mx.Flush}} {
 			fmt.Fprintf(w, "           %-6s %d ok, %d failed, p50 %.2f p99 %.2f max %.2f ms\n", op.name, op.s.Count, op.s.Errors, op.s.P50Ms, op.s.P99Ms, op.s.MaxMs)
-			for _, c := range sortedCodes(op.s.ByCode) {
-				fmt.Fprintf(w, "             %s: %d\n", c, op.s.ByCode[c])
-			}
+			writeCodes(w, "             ", op.s)
 		}
 	}
 	if rc := r.Recall; rc != nil {
@@ -281,4 +276,16 @@ func clientVersion() string {
 		}
 	}
 	return ""
+}
+
+// writeCodes lists a summary's failures by code, most frequent first, each
+// with the first message seen.
+func writeCodes(w io.Writer, indent string, s Summary) {
+	for _, c := range sortedCodes(s.ByCode) {
+		if m := s.Samples[c]; m != "" {
+			fmt.Fprintf(w, "%s%s: %d (first: %s)\n", indent, c, s.ByCode[c], m)
+		} else {
+			fmt.Fprintf(w, "%s%s: %d\n", indent, c, s.ByCode[c])
+		}
+	}
 }

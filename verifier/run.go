@@ -521,13 +521,21 @@ func backoff(attempt int) time.Duration {
 	return min(d, 5*time.Second)
 }
 
+// sleep waits d, or until ctx ends (then its error).
 func sleep(ctx context.Context, d time.Duration) error {
+	// Not past the context's deadline, whose timer may fire late.
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		d = time.Until(dl)
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
+		if ended(ctx) {
+			return context.DeadlineExceeded
+		}
 		return nil
 	}
 }

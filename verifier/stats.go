@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/milvus-io/milvus/pkg/v2/util/merr"
@@ -22,19 +23,30 @@ type Latencies struct {
 	mu     sync.Mutex
 	h      *hdrhistogram.Histogram
 	errors map[string]int64
+	// samples keeps the first message of each code: a count says that
+	// calls failed, the message says why (a server-side timeout and our
+	// own deadline share a code).
+	samples map[string]string
 }
 
 // NewLatencies returns an empty recorder.
 func NewLatencies() *Latencies {
-	return &Latencies{h: hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3), errors: map[string]int64{}}
+	return &Latencies{h: hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3), errors: map[string]int64{}, samples: map[string]string{}}
 }
+
+// maxSample bounds an error message kept in the report.
+const maxSample = 300
 
 // Record adds one call: its latency when err is nil, else its error code.
 func (l *Latencies) Record(d time.Duration, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
-		l.errors[Code(err)]++
+		c := Code(err)
+		l.errors[c]++
+		if _, ok := l.samples[c]; !ok {
+			l.samples[c] = sample(err)
+		}
 		return
 	}
 	us := d.Microseconds()
@@ -54,20 +66,27 @@ func (l *Latencies) Merge(o *Latencies) {
 	for k, v := range o.errors {
 		l.errors[k] += v
 	}
+	for k, v := range o.samples {
+		if _, ok := l.samples[k]; !ok {
+			l.samples[k] = v
+		}
+	}
 }
 
 // Summary is a recorder's statistics.
 type Summary struct {
-	Count   int64            `json:"count"`
-	Errors  int64            `json:"errors"`
-	ByCode  map[string]int64 `json:"errorsByCode,omitempty"`
-	MeanMs  float64          `json:"meanMs"`
-	P50Ms   float64          `json:"p50Ms"`
-	P95Ms   float64          `json:"p95Ms"`
-	P99Ms   float64          `json:"p99Ms"`
-	MaxMs   float64          `json:"maxMs"`
-	Seconds float64          `json:"seconds,omitempty"`
-	QPS     float64          `json:"qps,omitempty"`
+	Count  int64            `json:"count"`
+	Errors int64            `json:"errors"`
+	ByCode map[string]int64 `json:"errorsByCode,omitempty"`
+	// Samples is the first error message seen for each code.
+	Samples map[string]string `json:"errorSamples,omitempty"`
+	MeanMs  float64           `json:"meanMs"`
+	P50Ms   float64           `json:"p50Ms"`
+	P95Ms   float64           `json:"p95Ms"`
+	P99Ms   float64           `json:"p99Ms"`
+	MaxMs   float64           `json:"maxMs"`
+	Seconds float64           `json:"seconds,omitempty"`
+	QPS     float64           `json:"qps,omitempty"`
 }
 
 // Summarize computes the statistics; elapsed (when non-zero) gives QPS of
@@ -85,10 +104,11 @@ func (l *Latencies) Summarize(elapsed time.Duration) Summary {
 		MaxMs:  ms(l.h.Max()),
 	}
 	if len(l.errors) > 0 {
-		s.ByCode = map[string]int64{}
+		s.ByCode, s.Samples = map[string]int64{}, map[string]string{}
 		for k, v := range l.errors {
 			s.ByCode[k] = v
 			s.Errors += v
+			s.Samples[k] = l.samples[k]
 		}
 	}
 	if elapsed > 0 {
@@ -115,6 +135,20 @@ func Code(err error) string {
 		return fmt.Sprintf("Milvus(%d)", c)
 	}
 	return codes.Unknown.String()
+}
+
+// sample is an error's message cut to maxSample bytes (on a rune
+// boundary), for the report.
+func sample(err error) string {
+	m := err.Error()
+	if len(m) <= maxSample {
+		return m
+	}
+	cut := maxSample
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return m[:cut] + "…"
 }
 
 // sortedCodes lists error codes, most frequent first.

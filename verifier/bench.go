@@ -46,7 +46,7 @@ func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duratio
 					return
 				}
 				q := queries[i%int64(len(queries))]
-				cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+				cctx, cancel := context.WithTimeout(oneAttempt(ctx), rpcTimeout)
 				t0 := time.Now()
 				err := search(cctx, q)
 				d := time.Since(t0)
@@ -128,7 +128,7 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 			if sendAt.Sub(due) > time.Millisecond {
 				late.Add(1)
 			}
-			cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+			cctx, cancel := context.WithTimeout(oneAttempt(ctx), rpcTimeout)
 			err := search(cctx, queries[i%int64(len(queries))])
 			cancel()
 			end := time.Now()

@@ -164,7 +164,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	integer(&c.FaultPods, "fault-pods", 1, "pods to kill")
 	str(&c.FaultMode, "fault-mode", "delete", "delete, or evict (respects PodDisruptionBudgets)")
 	dur(&c.FaultWindow, "fault-window", 90*time.Second, "how long to observe after the kill")
-	dur(&c.FaultRPCTimeout, "fault-rpc-timeout", 2*time.Second, "deadline of a search during the fault phase")
+	dur(&c.FaultRPCTimeout, "fault-rpc-timeout", time.Second, "deadline of a search during the fault phase (each search is one attempt: an outage shows within this)")
 	dur(&c.SteadyPeriod, "steady-period", 10*time.Second, "failure-free time before the window ends that means 'recovered'")
 
 	float(&c.MaxP99Ms, "slo-p99-ms", 100, "SLO: search p99 latency in steady state, ms")

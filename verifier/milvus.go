@@ -11,11 +11,13 @@ import (
 	"sync"
 	"time"
 
+	grpc_retry "github.com/grpc-ecosystem/go-grpc-middleware/retry"
 	"github.com/milvus-io/milvus/client/v2/column"
 	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
 	mlog "github.com/milvus-io/milvus/pkg/v2/log"
+	"google.golang.org/grpc"
 )
 
 // Milvus is what the verifier needs from a Milvus server. The adapter
@@ -142,6 +144,29 @@ func Connect(ctx context.Context, o ConnectOptions) (Milvus, error) {
 
 type client struct{ c *milvusclient.Client }
 
+// oneAttemptKey marks a context whose calls are measured.
+type oneAttemptKey struct{}
+
+// oneAttempt marks ctx so that each call made with it is one request.
+// The client makes up to six attempts on Unavailable and
+// ResourceExhausted, backing off 60 ms × 3^n, 180 ms to 14.6 s
+// (milvusclient/client.go, v2.6.5: a gRPC retry interceptor installed on
+// every connection): inside a deadline of a second, an outage or
+// throttling would hide in one slow success or in a single
+// DeadlineExceeded after three requests. Measured, each request counts,
+// and a refused one fails in milliseconds.
+func oneAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oneAttemptKey{}, true)
+}
+
+// callOptions are the gRPC options of a call made with ctx.
+func callOptions(ctx context.Context) []grpc.CallOption {
+	if v, _ := ctx.Value(oneAttemptKey{}).(bool); v {
+		return []grpc.CallOption{grpc_retry.Disable()}
+	}
+	return nil
+}
+
 func (m *client) Version(ctx context.Context) (string, error) {
 	return m.c.GetServerVersion(ctx, milvusclient.NewGetServerVersionOption())
 }
@@ -178,17 +203,17 @@ func (m *client) CreateIndex(ctx context.Context, name string, s IndexSpec) erro
 func (m *client) Insert(ctx context.Context, name string, ids []int64, vectors [][]float32) error {
 	dim := len(vectors[0])
 	_, err := m.c.Insert(ctx, milvusclient.NewColumnBasedInsertOption(name,
-		column.NewColumnInt64(pkField, ids), column.NewColumnFloatVector(vectorField, dim, vectors)))
+		column.NewColumnInt64(pkField, ids), column.NewColumnFloatVector(vectorField, dim, vectors)), callOptions(ctx)...)
 	return err
 }
 
 func (m *client) Delete(ctx context.Context, name string, ids []int64) error {
-	_, err := m.c.Delete(ctx, milvusclient.NewDeleteOption(name).WithInt64IDs(pkField, ids))
+	_, err := m.c.Delete(ctx, milvusclient.NewDeleteOption(name).WithInt64IDs(pkField, ids), callOptions(ctx)...)
 	return err
 }
 
 func (m *client) Flush(ctx context.Context, name string) error {
-	task, err := m.c.Flush(ctx, milvusclient.NewFlushOption(name))
+	task, err := m.c.Flush(ctx, milvusclient.NewFlushOption(name), callOptions(ctx)...)
 	if err != nil {
 		return err
 	}
@@ -216,7 +241,7 @@ func (m *client) Search(ctx context.Context, name string, vectors [][]float32, t
 	if s.Ef > 0 {
 		opt = opt.WithAnnParam(index.NewHNSWAnnParam(s.Ef))
 	}
-	rs, err := m.c.Search(ctx, opt)
+	rs, err := m.c.Search(ctx, opt, callOptions(ctx)...)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func mixedWrites(ctx context.Context, m Milvus, name string, duration time.Durat
 	}()
 	inserts, deletes, flushes := NewLatencies(), NewLatencies(), NewLatencies()
 	timed := func(l *Latencies, call func(context.Context) error) bool {
-		c, done := context.WithTimeout(mctx, rpcTimeout)
+		c, done := context.WithTimeout(oneAttempt(mctx), rpcTimeout)
 		t0 := time.Now()
 		err := call(c)
 		d := time.Since(t0)

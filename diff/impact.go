@@ -43,6 +43,8 @@ func impact(a, b map[string]object, r *Report) []Note {
 			info("PodDisruptionBudget %s %s: what a drain or upgrade may take down changes", nameOf(o.ID), o.Status)
 		case kind == "Role" || kind == "RoleBinding" || kind == "ClusterRole" || kind == "ClusterRoleBinding" || kind == "ServiceAccount":
 			warn("RBAC: %s %s %s", kind, nameOf(o.ID), o.Status)
+		case kind == "ValidatingAdmissionPolicy" || kind == "ValidatingAdmissionPolicyBinding":
+			warn("admission: %s %s %s (what the verifier may delete or evict)", kind, nameOf(o.ID), o.Status)
 		case (kind == "HelmRelease" || kind == "Application") && o.Status == Removed:
 			warn("%s %s removed: the controller uninstalls what it deployed", kind, nameOf(o.ID))
 		case kind == "HelmRelease" || kind == "Application":

@@ -3,17 +3,21 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/verifier"
 )
 
@@ -186,5 +190,101 @@ spec:
 	setStatus("True")
 	if err := verifier.WaitHelmRelease(ctx, dyn, "wait-hr", "milvus-x", 10*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFaultPolicyConfinesTheVerifier applies prod's committed verifier
+// RBAC and admission policy to the real API server and acts as the
+// verifier's ServiceAccount: RBAC lets it delete and evict any pod of the
+// namespace, the policy only this release's query nodes. An etcd pod is
+// refused both ways; a query node may go; the admin is not bound.
+func TestFaultPolicyConfinesTheVerifier(t *testing.T) {
+	s := server(t)
+	root := testenv.RepoRoot(t)
+	const ns, sa = "milvus-prod", "system:serviceaccount:milvus-prod:milvus-prod-verify"
+	createNamespace(t, s, ns)
+	var stream []byte
+	for _, f := range []string{"serviceaccount-milvus-prod-verify.yaml", "role-milvus-prod-verify.yaml", "rolebinding-milvus-prod-verify.yaml",
+		"validatingadmissionpolicy-milvus-prod-verify-pods.milvus-prod.yaml", "validatingadmissionpolicybinding-milvus-prod-verify-pods.milvus-prod.yaml"} {
+		b, err := os.ReadFile(filepath.Join(root, "out", "prod", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = append(append(stream, b...), []byte("\n---\n")...)
+	}
+	if _, stderr, err := kubectl(s, stream, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asSA := rest.CopyConfig(cfg)
+	asSA.Impersonate = rest.ImpersonationConfig{UserName: sa}
+	verifierKube, err := kubernetes.NewForConfig(asSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pod := func(name string, labels map[string]string) {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.invalid/none",
+				SecurityContext: restrictedContainer()}}, SecurityContext: restrictedPod()},
+		}
+		if _, err := admin.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qn := map[string]string{"app.kubernetes.io/name": "milvus", "app.kubernetes.io/instance": "milvus-prod", "component": "querynode"}
+	pod("milvus-prod-querynode-5d8f7c9b4-abcde", qn)
+	pod("milvus-prod-querynode-5d8f7c9b4-fghij", qn)
+	pod("milvus-prod-etcd-0", map[string]string{"app.kubernetes.io/name": "etcd", "app.kubernetes.io/instance": "milvus-prod-etcd"})
+	pod("milvus-prod-proxy-7c9d-klmno", map[string]string{"app.kubernetes.io/name": "milvus", "app.kubernetes.io/instance": "milvus-prod", "component": "proxy"})
+
+	del := func(c kubernetes.Interface, name string, dry bool) error {
+		o := metav1.DeleteOptions{}
+		if dry {
+			o.DryRun = []string{metav1.DryRunAll}
+		}
+		return c.CoreV1().Pods(ns).Delete(ctx, name, o)
+	}
+	evict := func(name string) error {
+		return verifierKube.PolicyV1().Evictions(ns).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})
+	}
+	// The API server loads a new policy within a second or so: wait on a
+	// dry run, which admission judges like the real request.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := del(verifierKube, "milvus-prod-etcd-0", true)
+		if err != nil && strings.Contains(err.Error(), "may delete only pods matching") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the policy never refused the etcd pod's deletion; last: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := del(verifierKube, "milvus-prod-etcd-0", false); err == nil || !strings.Contains(err.Error(), "app.kubernetes.io/instance=milvus-prod,app.kubernetes.io/name=milvus,component=querynode") {
+		t.Errorf("deleting etcd as the verifier: %v, want the policy's refusal", err)
+	}
+	if err := evict("milvus-prod-etcd-0"); err == nil || !strings.Contains(err.Error(), "may evict only pods named milvus-prod-querynode-") {
+		t.Errorf("evicting etcd as the verifier: %v, want the policy's refusal", err)
+	}
+	if err := del(verifierKube, "milvus-prod-proxy-7c9d-klmno", false); err == nil || !strings.Contains(err.Error(), "may delete only pods matching") {
+		t.Errorf("deleting a proxy as the verifier: %v, want the policy's refusal", err)
+	}
+	if err := del(verifierKube, "milvus-prod-querynode-5d8f7c9b4-abcde", false); err != nil {
+		t.Errorf("deleting a query node as the verifier: %v", err)
+	}
+	if err := evict("milvus-prod-querynode-5d8f7c9b4-fghij"); err != nil {
+		t.Errorf("evicting a query node as the verifier: %v", err)
+	}
+	if err := del(admin, "milvus-prod-etcd-0", true); err != nil {
+		t.Errorf("the policy binds only the verifier, yet the admin was refused: %v", err)
 	}
 }

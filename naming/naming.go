@@ -125,6 +125,21 @@ const (
 	hash10 = "xxxxxxxxxx"
 )
 
+// MilvusFullname is the Milvus chart's "milvus.fullname" for a release:
+// the release when it contains "milvus", else release-milvus, cut to 63
+// (templates/_helpers.tpl). Component Deployments and Services are named
+// fullname-<component label>.
+func MilvusFullname(release string) string {
+	full := release
+	if !strings.Contains(release, "milvus") {
+		full = release + "-milvus"
+	}
+	if len(full) > 63 {
+		full = full[:63]
+	}
+	return full
+}
+
 // Derived lists the names of env's objects that Kubernetes limits, from
 // our generators and from the pinned charts' templates.
 func Derived(env *model.Environment) []Name {
@@ -156,6 +171,10 @@ func Derived(env *model.Environment) []Name {
 	}
 	if env.Verification.Enabled {
 		add("overlay", "Job", r+"-verify-"+hash8, "release")
+		if env.Verification.Fault.Enabled {
+			// Cluster-scoped (generators/verify.PolicyName).
+			add("overlay", "ValidatingAdmissionPolicy", r+"-verify-pods."+env.Namespace, "release")
+		}
 	}
 	for _, c := range env.ComponentNames() {
 		add("overlay", "PodDisruptionBudget", r+"-"+model.ComponentLabel(c), "release")
@@ -166,16 +185,9 @@ func Derived(env *model.Environment) []Name {
 		}
 	}
 
-	// The Milvus chart: "milvus.fullname" is the release when it contains
-	// "milvus", else release-milvus, cut to 63 (templates/_helpers.tpl);
-	// each component's Deployment and Service append its label.
-	full := r
-	if !strings.Contains(r, "milvus") {
-		full = r + "-milvus"
-	}
-	if len(full) > 63 {
-		full = full[:63]
-	}
+	// Each Milvus component's Deployment and Service append its label to
+	// the chart's fullname.
+	full := MilvusFullname(r)
 	add("milvus chart", "Service", full, "release")
 	for _, c := range env.ComponentNames() {
 		add("milvus chart", "Service", full+"-"+model.ComponentLabel(c), "release")

@@ -8,9 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/naming"
 )
 
 // Name is the ServiceAccount, Role and RoleBinding name (the Job's name
@@ -43,9 +46,13 @@ func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, 
 	}
 	// Only what the fault phase needs, only in this namespace: find the
 	// query-node pods, delete one, or evict it through the Eviction API.
-	rules := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}},
+	// RBAC cannot narrow a delete to a label selector: the admission
+	// policy below does.
+	var rules []rbacv1.PolicyRule
+	if v.Fault.Enabled {
+		rules = append(rules,
+			rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
+			rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/eviction"}, Verbs: []string{"create"}})
 	}
 	if env.Delivery.Kind == "flux" {
 		// Read its own HelmRelease, to wait until the upgrade is done.
@@ -71,7 +78,107 @@ func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, 
 		// Without a fault or a HelmRelease to wait for, no API access at all.
 		return []generators.Object{sa, job}, nil
 	}
-	return []generators.Object{sa, role, binding, job}, nil
+	objs := []generators.Object{sa, role, binding, job}
+	if v.Fault.Enabled {
+		objs = append(objs, faultPolicy(env, labels)...)
+	}
+	return objs, nil
+}
+
+// FaultSelector is the label selector of the pods the fault phase may
+// kill: this release's query nodes.
+func FaultSelector(env *model.Environment) map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "milvus", "app.kubernetes.io/instance": env.Release, "component": "querynode"}
+}
+
+// selectorString is a selector in kubectl's syntax, keys sorted.
+func selectorString(sel map[string]string) string {
+	keys := make([]string, 0, len(sel))
+	for k := range sel {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + sel[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// PolicyName is the fault policy's name: admission policies are
+// cluster-scoped, so it names the namespace too.
+func PolicyName(env *model.Environment) string { return Name(env) + "-pods." + env.Namespace }
+
+// faultPolicy narrows what the Role allows, for the verifier's
+// ServiceAccount only: a pod it deletes must carry every label of the
+// fault selector (the deleted pod is the request's oldObject), and a pod
+// it evicts must be named as the query-node Deployment names its pods
+// (an Eviction carries the pod's name, not its labels, and a policy
+// cannot look the pod up). Without it a bug in the verifier, or a token
+// taken from its pod, could delete etcd or MinIO members. A
+// ValidatingAdmissionPolicy is GA since Kubernetes 1.30 and needs no
+// webhook; failurePolicy Fail refuses the request if the expression
+// cannot be evaluated.
+func faultPolicy(env *model.Environment, labels map[string]string) []generators.Object {
+	name := PolicyName(env)
+	sel := FaultSelector(env)
+	keys := make([]string, 0, len(sel))
+	for k := range sel {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	conds := make([]string, len(keys))
+	for i, k := range keys {
+		conds[i] = fmt.Sprintf("%[1]s in oldObject.metadata.labels && oldObject.metadata.labels[%[1]s] == %[2]s", strconv.Quote(k), strconv.Quote(sel[k]))
+	}
+	prefix := naming.MilvusFullname(env.Release) + "-" + model.ComponentLabel("queryNode") + "-"
+	fail := admissionregistrationv1.Fail
+	deny := admissionregistrationv1.Deny
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": env.Namespace}},
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{
+					{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+					}},
+					{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/eviction"}},
+					}},
+				},
+			},
+			MatchConditions: []admissionregistrationv1.MatchCondition{{
+				Name:       "verifier",
+				Expression: fmt.Sprintf("request.userInfo.username == %s", strconv.Quote("system:serviceaccount:"+env.Namespace+":"+Name(env))),
+			}},
+			// request.subResource is absent, not empty, on a plain delete.
+			Variables: []admissionregistrationv1.Variable{{Name: "eviction", Expression: "has(request.subResource) && request.subResource == 'eviction'"}},
+			Validations: []admissionregistrationv1.Validation{
+				{
+					Expression: "variables.eviction || (has(oldObject.metadata.labels) && " + strings.Join(conds, " && ") + ")",
+					Message:    fmt.Sprintf("the verifier may delete only pods matching %s", selectorString(sel)),
+				},
+				{
+					Expression: fmt.Sprintf("!variables.eviction || object.metadata.name.startsWith(%s)", strconv.Quote(prefix)),
+					Message:    fmt.Sprintf("the verifier may evict only pods named %s*", prefix),
+				},
+			},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicyBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{deny},
+		},
+	}
+	return []generators.Object{policy, binding}
 }
 
 func needsAPI(env *model.Environment) bool {
@@ -129,7 +236,7 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 	}
 	if v.Fault.Enabled {
 		args = append(args,
-			"--fault-selector", fmt.Sprintf("app.kubernetes.io/name=milvus,app.kubernetes.io/instance=%s,component=querynode", env.Release),
+			"--fault-selector", selectorString(FaultSelector(env)),
 			"--fault-pods", strconv.Itoa(v.Fault.Pods),
 			"--fault-mode", v.Fault.Mode,
 			"--fault-window", v.Fault.Window,

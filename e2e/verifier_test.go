@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +72,8 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	// With an open-loop phase at 200 searches a second for 5 s.
 	r, code, log := verify("--run-id", "e2e_pass", "--rate", "200", "--rate-duration", "5s", "--slo-error-ratio", "0.01",
 		"--sweep", "1,4", "--sweep-duration", "2s",
-		"--mixed-duration", "8s", "--mixed-insert-rate", "2000", "--mixed-batch", "200", "--mixed-flush-every", "2s")
+		"--mixed-duration", "8s", "--mixed-insert-rate", "2000", "--mixed-batch", "200", "--mixed-flush-every", "2s",
+		"--plot", filepath.Join(dir, "run.svg"))
 	t.Logf("verifier log:\n%s", log)
 	if code != 0 || r.Verdict != verifier.Pass {
 		t.Fatalf("exit %d, verdict %s, error %s", code, r.Verdict, r.Error)
@@ -86,6 +89,29 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	if mx := r.Mixed; mx == nil || mx.Insert.Count < 10 || mx.Insert.Errors != 0 || mx.Delete.Count < mx.Insert.Count-3 ||
 		mx.Delete.Errors != 0 || mx.Flush.Count < 1 || mx.Flush.Errors != 0 || mx.Search.Count == 0 || mx.Search.Errors != 0 {
 		t.Errorf("mixed: %+v", mx)
+	}
+	// The picture of the run: well-formed SVG naming the phases.
+	if b, err := os.ReadFile(filepath.Join(dir, "run.svg")); err != nil {
+		t.Errorf("plot: %v", err)
+	} else {
+		d := xml.NewDecoder(bytes.NewReader(b))
+		var text strings.Builder
+		for {
+			tok, err := d.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("plot: not well-formed: %v", err)
+			}
+			if c, ok := tok.(xml.CharData); ok {
+				text.Write(c)
+			}
+		}
+		for _, want := range []string{"e2e_pass", "benchmark", "sweep", "rate", "mixed", "searches per second"} {
+			if !strings.Contains(text.String(), want) {
+				t.Errorf("plot does not name %q", want)
+			}
+		}
 	}
 	if sw := r.Sweep; sw == nil || len(sw.Points) != 2 || sw.SerialP99Ms <= 0 || sw.MaxQPS <= 0 {
 		t.Errorf("sweep: %+v", sw)

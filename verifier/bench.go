@@ -90,8 +90,9 @@ type RateResult struct {
 // the server's latency: request i is due at start + i/rate. At most
 // maxInFlight are outstanding; a due request waits for a free slot, and
 // that wait is part of its latency (the server did not answer the earlier
-// ones in time). Every call has its own deadline.
-func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFlight int, rpcTimeout time.Duration, queries [][]float32, search searchFunc) *RateResult {
+// ones in time). Every call has its own deadline. onDone (if set) gets
+// each recorded search: its intended start and its latency from there.
+func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFlight int, rpcTimeout time.Duration, queries [][]float32, search searchFunc, onDone func(time.Time, time.Duration, error)) *RateResult {
 	latency, service := NewLatencies(), NewLatencies()
 	total := int64(rate * duration.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
@@ -137,6 +138,9 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 			}
 			latency.Record(end.Sub(due), err)
 			service.Record(end.Sub(sendAt), err)
+			if onDone != nil {
+				onDone(due, end.Sub(due), err)
+			}
 		}(i, due)
 	}
 	wg.Wait()
@@ -168,12 +172,13 @@ type SweepResult struct {
 	SerialP99Ms float64      `json:"serialP99Ms,omitempty"`
 }
 
-// sweep runs the closed loop for `each` at every concurrency level.
-func sweep(ctx context.Context, levels []int, each, rpcTimeout time.Duration, queries [][]float32, search searchFunc) *SweepResult {
+// sweep runs the closed loop for `each` at every concurrency level;
+// onDone as in closedLoop.
+func sweep(ctx context.Context, levels []int, each, rpcTimeout time.Duration, queries [][]float32, search searchFunc, onDone func(time.Time, time.Duration, error)) *SweepResult {
 	r := &SweepResult{Seconds: each.Seconds()}
 	for _, c := range levels {
 		lctx, cancel := context.WithTimeout(ctx, each)
-		lat, elapsed := closedLoop(lctx, c, 0, rpcTimeout, queries, search, nil)
+		lat, elapsed := closedLoop(lctx, c, 0, rpcTimeout, queries, search, onDone)
 		cancel()
 		if ctx.Err() != nil {
 			break

@@ -85,6 +85,7 @@ type Config struct {
 	MinRecall       float64
 
 	Report     string
+	Plot       string
 	Timeout    time.Duration
 	RPCTimeout time.Duration
 
@@ -175,6 +176,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	float(&c.MinRecall, "slo-recall", 0.9, "SLO: recall@k floor")
 
 	str(&c.Report, "report", "", "also write the JSON report to this file")
+	str(&c.Plot, "plot", "", "draw latency percentiles and searches per second over time, phases and fault window marked, to this .svg or .png file")
 	dur(&c.Timeout, "timeout", 30*time.Minute, "deadline of the whole run")
 	dur(&c.RPCTimeout, "rpc-timeout", 30*time.Second, "deadline of one RPC (index build and load wait up to --timeout)")
 
@@ -274,6 +276,11 @@ func (c *Config) milvusLimits() error {
 		return fmt.Errorf("--batch-bytes %d holds no row of %d float32s", c.BatchBytes, c.Dim)
 	case c.RPCTimeout <= 0 || c.Timeout <= 0:
 		return fmt.Errorf("--rpc-timeout and --timeout must be positive")
+	}
+	if c.Plot != "" {
+		if _, err := PlotFormat(c.Plot); err != nil {
+			return fmt.Errorf("--plot %w", err)
+		}
 	}
 	return nil
 }

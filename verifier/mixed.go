@@ -27,9 +27,10 @@ type MixedResult struct {
 // firstID on, vectors cycled from pool), a delete of the batch inserted
 // two before, and, on a goroutine of its own (a flush waits until the
 // data is persisted, seconds), a flush every flushEvery. A failed write is
-// recorded and the next one goes on.
+// recorded and the next one goes on. onDone gets each recorded search,
+// as in closedLoop.
 func mixedWrites(ctx context.Context, m Milvus, name string, duration time.Duration, workers int, rate float64, batch int, flushEvery, rpcTimeout time.Duration,
-	firstID int64, pool, queries [][]float32, search searchFunc) *MixedResult {
+	firstID int64, pool, queries [][]float32, search searchFunc, onDone func(time.Time, time.Duration, error)) *MixedResult {
 	mctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
 	r := &MixedResult{}
@@ -39,7 +40,7 @@ func mixedWrites(ctx context.Context, m Milvus, name string, duration time.Durat
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		searches, elapsed = closedLoop(mctx, workers, 0, rpcTimeout, queries, search, nil)
+		searches, elapsed = closedLoop(mctx, workers, 0, rpcTimeout, queries, search, onDone)
 	}()
 	inserts, deletes, flushes := NewLatencies(), NewLatencies(), NewLatencies()
 	timed := func(l *Latencies, call func(context.Context) error) bool {

@@ -43,7 +43,7 @@ func TestMixedWritesCountTheirOwnErrors(t *testing.T) {
 		return err
 	}
 	r := mixedWrites(context.Background(), m, "verifier_m", time.Second, 2, 1000, 100, 300*time.Millisecond, time.Second,
-		1000, [][]float32{{2, 2}, {3, 3}}, [][]float32{{0, 0}}, search)
+		1000, [][]float32{{2, 2}, {3, 3}}, [][]float32{{0, 0}}, search, nil)
 	if r.Insert.Errors != 3 || r.Insert.ByCode["Unavailable"] != 3 {
 		t.Errorf("insert errors %d (%v), want the 3 refused", r.Insert.Errors, r.Insert.ByCode)
 	}

@@ -36,7 +36,8 @@ func TestOpenLoopCountsTheStall(t *testing.T) {
 	queries := [][]float32{{1}}
 	var calls atomic.Int64
 	start := time.Now()
-	r := openLoop(context.Background(), 1000, 2*time.Second, 5, time.Second, queries, stallingSearch(start, 500*time.Millisecond, 700*time.Millisecond, &calls))
+	tl := NewTimeline(start)
+	r := openLoop(context.Background(), 1000, 2*time.Second, 5, time.Second, queries, stallingSearch(start, 500*time.Millisecond, 700*time.Millisecond, &calls), tl.Record)
 	if r.Latency.Count+r.Latency.Errors != 2000 || r.Unsent != 0 {
 		t.Fatalf("sent %d (%d errors), unsent %d, want 2000", r.Latency.Count, r.Latency.Errors, r.Unsent)
 	}
@@ -51,6 +52,12 @@ func TestOpenLoopCountsTheStall(t *testing.T) {
 	}
 	if r.AchievedQPS < 850 || r.AchievedQPS > 1050 {
 		t.Errorf("achieved %.0f QPS, target 1000", r.AchievedQPS)
+	}
+	// The timeline puts the stall in its second: the first second's p99
+	// shows it (due at 0.5-0.7 s, answered at 0.7 s), the second's does not.
+	secs, _, _ := tl.Seconds()
+	if len(secs) != 2 || secs[0].OK+secs[0].Failed+secs[1].OK+secs[1].Failed != 2000 || secs[0].P99Ms < 100 || secs[1].P99Ms > 50 {
+		t.Errorf("timeline %+v", secs)
 	}
 	t.Logf("open: p50 %.1f p99 %.1f max %.1f ms; service p99 %.1f ms; late %d; %.0f QPS",
 		r.Latency.P50Ms, r.Latency.P99Ms, r.Latency.MaxMs, r.Service.P99Ms, r.Late, r.AchievedQPS)
@@ -75,7 +82,7 @@ func TestOpenLoopStopsWithTheContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	var calls atomic.Int64
-	r := openLoop(ctx, 100, 10*time.Second, 10, time.Second, [][]float32{{1}}, stallingSearch(time.Now(), 0, 0, &calls))
+	r := openLoop(ctx, 100, 10*time.Second, 10, time.Second, [][]float32{{1}}, stallingSearch(time.Now(), 0, 0, &calls), nil)
 	if r.Unsent < 900 || calls.Load() > 100 {
 		t.Errorf("unsent %d, calls %d: the run must stop at the context's end", r.Unsent, calls.Load())
 	}
@@ -93,7 +100,7 @@ func TestSweepFindsTheKnee(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		return nil
 	}
-	r := sweep(context.Background(), []int{1, 4, 8}, 400*time.Millisecond, time.Second, [][]float32{{1}}, search)
+	r := sweep(context.Background(), []int{1, 4, 8}, 400*time.Millisecond, time.Second, [][]float32{{1}}, search, nil)
 	if len(r.Points) != 3 {
 		t.Fatalf("points %+v", r.Points)
 	}
@@ -156,7 +163,7 @@ func TestLoopsEndAtTheDeadlineNotAtTheTimer(t *testing.T) {
 		ctx, cancel := late()
 		defer cancel()
 		var calls atomic.Int64
-		r := openLoop(ctx, 1000, time.Second, 50, time.Second, queries, grpcLikeSearch(&calls))
+		r := openLoop(ctx, 1000, time.Second, 50, time.Second, queries, grpcLikeSearch(&calls), nil)
 		if r.Latency.Errors != 0 || r.Latency.Count == 0 || r.Unsent < 500 {
 			t.Errorf("%d ok, %d failed (%v), %d unsent; %d calls", r.Latency.Count, r.Latency.Errors, r.Latency.ByCode, r.Unsent, calls.Load())
 		}
@@ -166,7 +173,7 @@ func TestLoopsEndAtTheDeadlineNotAtTheTimer(t *testing.T) {
 		defer cancel()
 		var calls atomic.Int64
 		m := &outageMilvus{fakeMilvus: &fakeMilvus{collections: map[string][][]float32{"c": {{0}}}}, failing: func(int) bool { return false }}
-		r := mixedWrites(ctx, deadlineMilvus{m}, "c", time.Minute, 2, 10000, 10, 30*time.Millisecond, time.Second, 0, queries, queries, grpcLikeSearch(&calls))
+		r := mixedWrites(ctx, deadlineMilvus{m}, "c", time.Minute, 2, 10000, 10, 30*time.Millisecond, time.Second, 0, queries, queries, grpcLikeSearch(&calls), nil)
 		if r.Search.Errors != 0 || r.Insert.Errors != 0 || r.Delete.Errors != 0 || r.Flush.Errors != 0 || r.Search.Count == 0 || r.Insert.Count == 0 || r.Seconds > 0.3 {
 			t.Errorf("%+v; %d calls", r, calls.Load())
 		}

@@ -19,6 +19,9 @@ const (
 
 // Report is the result of a run: printed as a summary, written as JSON.
 type Report struct {
+	// timeline is every measured search on one clock, for WritePlot.
+	timeline *Timeline
+
 	// SchemaVersion changes when a field changes meaning or goes away.
 	SchemaVersion int    `json:"schemaVersion"`
 	RunID         string `json:"runId"`
@@ -154,18 +157,22 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteSummary writes what a person reads in the Job's log.
-func (r *Report) WriteSummary(w io.Writer) {
-	fmt.Fprintf(w, "\nmilvus verification %s against %s (Milvus %s)\n", r.RunID, r.Address, r.ServerVersion)
-	wl := r.Workload
+// String is the workload in one line: what every number was measured with.
+func (wl Workload) String() string {
 	params := fmt.Sprintf("nlist %d, nprobe %d", wl.NList, wl.NProbe)
 	if wl.Index == "HNSW" {
 		params = fmt.Sprintf("M %d, efConstruction %d, ef %d", wl.M, wl.EfConstruction, wl.Ef)
 	} else if wl.Index == "FLAT" {
 		params = "no parameters"
 	}
-	fmt.Fprintf(w, "workload   %d x %d-d %s vectors, %s (%s), %d replicas; nq %d, top-%d, %s consistency, %d clients\n",
+	return fmt.Sprintf("%d x %d-d %s vectors, %s (%s), %d replicas; nq %d, top-%d, %s consistency, %d clients",
 		wl.Rows, wl.Dim, wl.Metric, wl.Index, params, wl.Replicas, wl.NQ, wl.TopK, wl.Consistency, wl.Concurrency)
+}
+
+// WriteSummary writes what a person reads in the Job's log.
+func (r *Report) WriteSummary(w io.Writer) {
+	fmt.Fprintf(w, "\nmilvus verification %s against %s (Milvus %s)\n", r.RunID, r.Address, r.ServerVersion)
+	fmt.Fprintf(w, "workload   %s\n", r.Workload)
 	for _, p := range r.Phases {
 		status := "ok"
 		if !p.OK {
@@ -240,13 +247,16 @@ func (r *Report) WriteSummary(w io.Writer) {
 type phaseTimer struct {
 	r   *Report
 	log io.Writer
+	tl  *Timeline
 }
 
 func (p phaseTimer) run(name string, fn func() error) error {
 	fmt.Fprintf(p.log, "phase %s...\n", name)
 	start := time.Now()
 	err := fn()
-	ph := Phase{Name: name, Seconds: time.Since(start).Seconds(), OK: err == nil}
+	end := time.Now()
+	p.tl.Span(name, start, end)
+	ph := Phase{Name: name, Seconds: end.Sub(start).Seconds(), OK: err == nil}
 	if err != nil {
 		ph.Error = err.Error()
 		fmt.Fprintf(p.log, "phase %s failed after %.2fs: %v\n", name, ph.Seconds, err)

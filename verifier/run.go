@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,9 @@ type Deps struct {
 func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 	r := &Report{SchemaVersion: ReportSchemaVersion, RunID: cfg.RunID, Verifier: Version, Client: clientVersion(), Address: cfg.Address, Collection: cfg.Collection(),
 		Workload: workloadOf(cfg), Verdict: Error}
-	ph := phaseTimer{r: r, log: deps.Log}
+	tl := NewTimeline(time.Now())
+	r.timeline = tl
+	ph := phaseTimer{r: r, log: deps.Log, tl: tl}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
@@ -219,7 +222,7 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 			bctx, c = context.WithTimeout(ctx, cfg.Duration)
 			defer c()
 		}
-		lat, elapsed := closedLoop(bctx, cfg.Concurrency, cfg.Queries, cfg.RPCTimeout, queries, search, nil)
+		lat, elapsed := closedLoop(bctx, cfg.Concurrency, cfg.Queries, cfg.RPCTimeout, queries, search, tl.Record)
 		s := lat.Summarize(elapsed)
 		r.Search = &s
 		return ctx.Err()
@@ -229,7 +232,7 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 
 	if len(cfg.Sweep) > 0 {
 		if err := ph.run("sweep", func() error {
-			r.Sweep = sweep(ctx, cfg.Sweep, cfg.SweepDuration, cfg.RPCTimeout, queries, search)
+			r.Sweep = sweep(ctx, cfg.Sweep, cfg.SweepDuration, cfg.RPCTimeout, queries, search, tl.Record)
 			return ctx.Err()
 		}); err != nil {
 			return fail(err)
@@ -238,7 +241,7 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 
 	if cfg.Rate > 0 {
 		if err := ph.run("rate", func() error {
-			r.Rate = openLoop(ctx, cfg.Rate, cfg.RateDuration, cfg.MaxInFlight, cfg.RPCTimeout, queries, search)
+			r.Rate = openLoop(ctx, cfg.Rate, cfg.RateDuration, cfg.MaxInFlight, cfg.RPCTimeout, queries, search, tl.Record)
 			return ctx.Err()
 		}); err != nil {
 			return fail(err)
@@ -255,7 +258,7 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 				}
 			}
 			r.Mixed = mixedWrites(ctx, m, name, cfg.MixedDuration, cfg.Concurrency, cfg.MixedRate, cfg.MixedBatch, cfg.MixedFlushEvery,
-				cfg.RPCTimeout, int64(cfg.Rows), pool, queries, search)
+				cfg.RPCTimeout, int64(cfg.Rows), pool, queries, search, tl.Record)
 			return ctx.Err()
 		}); err != nil {
 			return fail(err)
@@ -264,7 +267,7 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 
 	if cfg.Fault {
 		if err := ph.run("fault", func() error {
-			res, err := fault(ctx, cfg, deps, queries, search)
+			res, err := fault(ctx, cfg, deps, queries, search, tl)
 			r.Fault = res
 			return err
 		}); err != nil {
@@ -422,7 +425,7 @@ func faultKiller(cfg *Config, deps Deps) (*PodKiller, error) {
 	return &PodKiller{Client: kube, Namespace: ns, Selector: cfg.FaultSelector, Count: cfg.FaultPods, Mode: cfg.FaultMode}, nil
 }
 
-func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, search searchFunc) (*FaultResult, error) {
+func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, search searchFunc, tl *Timeline) (*FaultResult, error) {
 	killer, err := faultKiller(cfg, deps)
 	if err != nil {
 		return nil, err
@@ -446,6 +449,7 @@ func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, sea
 			mu.Lock()
 			events = append(events, event{at: at, latency: d, err: err})
 			mu.Unlock()
+			tl.Record(at, d, err)
 		})
 	}()
 	if err := sleep(ctx, 3*time.Second); err != nil { // a baseline before the kill
@@ -454,6 +458,7 @@ func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, sea
 		return nil, err
 	}
 	killAt := time.Now()
+	tl.Mark(cfg.FaultMode+" "+strconv.Itoa(cfg.FaultPods)+" pod(s)", killAt)
 	killed, err := killer.Kill(ctx)
 	fmt.Fprintf(deps.Log, "fault: %s %v\n", cfg.FaultMode, killed)
 	if err != nil {
@@ -463,6 +468,7 @@ func fault(ctx context.Context, cfg *Config, deps Deps, queries [][]float32, sea
 	}
 	werr := sleep(ctx, cfg.FaultWindow)
 	end := time.Now()
+	tl.Mark("window end", end)
 	stop()
 	<-done
 	mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -52,6 +53,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	// So must the picture's directory (it is written through a temporary
+	// file beside it).
+	if cfg.Plot != "" {
+		f, err := os.CreateTemp(filepath.Dir(cfg.Plot), ".verifier-plot-check-*")
+		if err == nil {
+			f.Close()
+			err = os.Remove(f.Name())
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "verifier: --plot:", err)
+			return 2
+		}
+	}
 	// SIGTERM (the Job's deadline, a deleted pod) cancels the run; the
 	// collection is still dropped, with a fresh context.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -66,6 +80,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	report.WriteSummary(stderr)
 	if err := report.WriteJSON(stdout); err != nil {
 		fmt.Fprintln(stderr, "verifier:", err)
+	}
+	if cfg.Plot != "" {
+		if err := report.WritePlot(cfg.Plot, cfg.MaxP99Ms); err != nil {
+			fmt.Fprintln(stderr, "verifier: plot:", err)
+			return 2
+		}
+		fmt.Fprintln(stderr, "verifier: picture of the run in", cfg.Plot)
 	}
 	if cfg.Report != "" {
 		f, err := os.Create(cfg.Report)

@@ -25,6 +25,8 @@ func TestBadInputFailsFast(t *testing.T) {
 		{[]string{"--rate", "-1"}, "--rate must be 0 or positive"},
 		{[]string{"--slo-error-ratio", "1"}, "--slo-error-ratio must be within [0, 1)"},
 		{[]string{"--no-fault", "--report", filepath.Join(t.TempDir(), "missing", "r.json")}, "--report:"},
+		{[]string{"--no-fault", "--plot", filepath.Join(t.TempDir(), "run.pdf")}, "the picture is SVG or PNG"},
+		{[]string{"--no-fault", "--plot", filepath.Join(t.TempDir(), "missing", "run.svg")}, "--plot:"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(append([]string{"--address", "127.0.0.1:1", "--health-timeout", "1ms"}, tc.args...), &stdout, &stderr)

@@ -1,16 +1,19 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,12 +49,14 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	verify := func(extra ...string) (*verifier.Report, int, string) {
-		args := append([]string{"--rows", "20000", "--dim", "64", "--clusters", "16", "--spread", "0.3",
+	args := func(extra ...string) []string {
+		return append([]string{"--rows", "20000", "--dim", "64", "--clusters", "16", "--spread", "0.3",
 			"--nlist", "256", "--nprobe", "16", "--replicas", "1", "--no-fault",
 			"--queries", "2000", "--concurrency", "4", "--recall-queries", "200",
 			"--slo-p99-ms", "1000", "--slo-recall", "0.8"}, extra...)
-		cmd := exec.Command(bin, args...)
+	}
+	verify := func(extra ...string) (*verifier.Report, int, string) {
+		cmd := exec.Command(bin, args(extra...)...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
@@ -183,5 +188,157 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 		t.Errorf("cleanup dropped another application's collection (%v):\n%s", err, out)
 	}
 	_ = m.Drop(ctx, "products")
+
+	// A port nothing listens on: named at once, before any data.
+	free := freePort(t)
+	t0 := time.Now()
+	r, code, log = verify("--run-id", "e2e_port", "--address", free, "--health-url", "http://127.0.0.1:9091/healthz")
+	if code != 2 || !strings.Contains(r.Error, "cannot reach Milvus' gRPC port at "+free) || time.Since(t0) > 15*time.Second {
+		t.Errorf("wrong port: exit %d after %v, error %q\n%s", code, time.Since(t0), r.Error, log)
+	}
+
+	// The server gone mid-run, and staying away: the verifier talks to
+	// Milvus through a TCP relay, which is torn down (connections reset,
+	// new ones refused) three seconds into the open loop. The open loop
+	// counts the refusals second by second, the verdict is a failure, the
+	// run's own cleanup gives up, and verifier cleanup removes the
+	// collection once the server is back. (Killing the Milvus process
+	// itself was tried: milvus-lite 2.3.5 does not come back on its data
+	// directory reliably, not healthy within 180 s after a stop, and after
+	// a SIGKILL in 54 s empty or over 180 s after a run.)
+	rl := startRelay(t, "127.0.0.1:19530")
+	killed := exec.Command(bin, args("--run-id", "e2e_killed", "--address", rl.addr, "--health-url", "http://127.0.0.1:9091/healthz",
+		"--rate", "50", "--rate-duration", "12s", "--slo-error-ratio", "0.01", "--cleanup-timeout", "3s")...)
+	var kout bytes.Buffer
+	killed.Stdout = &kout
+	stderrPipe, err := killed.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var klog strings.Builder
+	inRate, scanned := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(stderrPipe)
+		for sc.Scan() {
+			klog.WriteString(sc.Text() + "\n")
+			if sc.Text() == "phase rate..." {
+				close(inRate)
+			}
+		}
+	}()
+	select {
+	case <-inRate:
+	case <-scanned:
+		t.Fatal("the run ended before its open-loop phase")
+	}
+	time.Sleep(3 * time.Second)
+	rl.cut()
+	<-scanned
+	werr := killed.Wait()
+	var exit *exec.ExitError
+	if !errors.As(werr, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("server gone: %v, want exit 1 (a measured failure)\n%s", werr, klog.String())
+	}
+	var kr verifier.Report
+	if err := json.Unmarshal(kout.Bytes(), &kr); err != nil {
+		t.Fatalf("report: %v\n%s", err, klog.String())
+	}
+	if rt := kr.Rate; kr.Verdict != verifier.Fail || rt == nil || rt.Latency.Errors < 100 || rt.Availability > 0.8 || rt.LongestOutageSeconds < 5 ||
+		!strings.HasPrefix(kr.Error, "cleanup:") {
+		t.Errorf("server gone: verdict %s, error %q, rate %+v\n%s", kr.Verdict, kr.Error, rt, klog.String())
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if has, err := m.HasCollection(ctx, "verifier_e2e_killed"); err != nil || !has {
+		t.Errorf("the run's collection should be left behind while the server was away (%v)", err)
+	}
+	rl.restore()
+	out = cleanup("--address", rl.addr, "--older-than", "0s")
+	if !strings.Contains(out, "dropped verifier_e2e_killed") {
+		t.Errorf("cleanup once the server is back:\n%s", out)
+	}
+	if has, err := m.HasCollection(ctx, "verifier_e2e_killed"); err != nil || has {
+		t.Errorf("the collection is still there after cleanup (%v)", err)
+	}
 	_ = os.Remove(bin)
+}
+
+// freePort is a loopback address nothing listens on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// relay forwards TCP connections from a loopback port to target until
+// cut: then every open connection is reset and new ones are refused, as
+// when the server behind a Service dies; restore listens again on the
+// same port.
+type relay struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func startRelay(t *testing.T, target string) *relay {
+	r := &relay{t: t, target: target, addr: freePort(t)}
+	r.restore()
+	t.Cleanup(r.cut)
+	return r
+}
+
+func (r *relay) restore() {
+	ln, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.ln = ln
+	r.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", r.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conns = append(r.conns, c, up)
+			r.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ln != nil {
+		r.ln.Close()
+		r.ln = nil
+	}
+	for _, c := range r.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0) // a reset, not a polite close
+		}
+		c.Close()
+	}
+	r.conns = nil
 }

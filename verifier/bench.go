@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,12 @@ type RateResult struct {
 	Late        int64 `json:"late"`
 	Unsent      int64 `json:"unsent"`
 	MaxInFlight int   `json:"maxInFlight"`
+	// Availability is the share of the run's seconds in which the searches
+	// due succeeded and none failed, as in the fault phase; the longest
+	// run of other seconds is the longest outage. A server that goes away
+	// mid-run shows here at a resolution of a second.
+	Availability         float64 `json:"availability"`
+	LongestOutageSeconds int     `json:"longestOutageSeconds"`
 }
 
 // openLoop sends searches at `rate` per second for `duration`, whatever
@@ -97,6 +104,9 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 	total := int64(rate * duration.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	slots := make(chan struct{}, maxInFlight)
+	// Outcomes per second of intended start.
+	perSecond := int(math.Ceil(duration.Seconds()))
+	oks, bads := make([]atomic.Int64, perSecond), make([]atomic.Int64, perSecond)
 	var wg sync.WaitGroup
 	var late, sent atomic.Int64
 	start := time.Now()
@@ -138,6 +148,13 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 			}
 			latency.Record(end.Sub(due), err)
 			service.Record(end.Sub(sendAt), err)
+			if sec := int(due.Sub(start) / time.Second); sec < perSecond {
+				if err != nil {
+					bads[sec].Add(1)
+				} else {
+					oks[sec].Add(1)
+				}
+			}
 			if onDone != nil {
 				onDone(due, end.Sub(due), err)
 			}
@@ -149,6 +166,12 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 	r.Latency = latency.Summarize(elapsed)
 	r.Service = service.Summarize(0)
 	r.AchievedQPS = r.Latency.QPS
+	// Only the seconds the run reached (a cancelled run stops early).
+	ok, bad := make([]int, 0, perSecond), make([]int, 0, perSecond)
+	for i := 0; i < perSecond && time.Duration(i)*time.Second < elapsed; i++ {
+		ok, bad = append(ok, int(oks[i].Load())), append(bad, int(bads[i].Load()))
+	}
+	r.Availability, r.LongestOutageSeconds = availability(ok, bad)
 	return r
 }
 

@@ -88,6 +88,9 @@ type Config struct {
 	Plot       string
 	Timeout    time.Duration
 	RPCTimeout time.Duration
+	// CleanupTimeout bounds the final drop of the collection, which
+	// retries while the server is away.
+	CleanupTimeout time.Duration
 
 	noFault *bool
 	envErrs []error
@@ -179,6 +182,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	str(&c.Plot, "plot", "", "draw latency percentiles and searches per second over time, phases and fault window marked, to this .svg or .png file")
 	dur(&c.Timeout, "timeout", 30*time.Minute, "deadline of the whole run")
 	dur(&c.RPCTimeout, "rpc-timeout", 30*time.Second, "deadline of one RPC (index build and load wait up to --timeout)")
+	dur(&c.CleanupTimeout, "cleanup-timeout", time.Minute, "how long the final drop of the collection retries while Milvus is unreachable (after --timeout, on a fresh deadline)")
 
 	c.noFault = &noFault
 }
@@ -274,8 +278,8 @@ func (c *Config) milvusLimits() error {
 		return fmt.Errorf("--hnsw-m %d, --hnsw-ef-construction %d: HNSW takes M from 2 to %d and efConstruction from 1", c.M, c.EfConstruction, maxHNSWM)
 	case c.BatchBytes < c.Dim*4:
 		return fmt.Errorf("--batch-bytes %d holds no row of %d float32s", c.BatchBytes, c.Dim)
-	case c.RPCTimeout <= 0 || c.Timeout <= 0:
-		return fmt.Errorf("--rpc-timeout and --timeout must be positive")
+	case c.RPCTimeout <= 0 || c.Timeout <= 0 || c.CleanupTimeout <= 0:
+		return fmt.Errorf("--rpc-timeout, --timeout and --cleanup-timeout must be positive")
 	}
 	if c.Plot != "" {
 		if _, err := PlotFormat(c.Plot); err != nil {

@@ -171,6 +171,27 @@ type FaultResult struct {
 
 // analyzeFault computes the fault statistics from the searches of the
 // phase (before the kill: the baseline), for the window [killAt, end).
+// availability is the share of seconds in which searches succeeded and
+// none failed, given each second's successes and failures, and the
+// longest run of the other seconds (a failure, or no answer at all: an
+// outage second).
+func availability(ok, bad []int) (float64, int) {
+	good, run, longest := 0, 0, 0
+	for i := range ok {
+		if ok[i] > 0 && bad[i] == 0 {
+			good++
+			run = 0
+			continue
+		}
+		run++
+		longest = max(longest, run)
+	}
+	if len(ok) == 0 {
+		return 0, 0
+	}
+	return float64(good) / float64(len(ok)), longest
+}
+
 func analyzeFault(events []event, killAt, end time.Time, steady time.Duration) FaultResult {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
 	var r FaultResult
@@ -211,21 +232,7 @@ func analyzeFault(events []event, killAt, end time.Time, steady time.Duration) F
 	if r.Requests > 0 {
 		r.SuccessRate = float64(r.Requests-r.Failures) / float64(r.Requests)
 	}
-	good, run := 0, 0
-	for i := range ok {
-		if ok[i] > 0 && bad[i] == 0 {
-			good++
-			run = 0
-			continue
-		}
-		// A second with a failure, or with no answer at all: an outage
-		// second; the longest run of them is the longest outage.
-		run++
-		r.LongestOutageSeconds = max(r.LongestOutageSeconds, run)
-	}
-	if seconds > 0 {
-		r.Availability = float64(good) / float64(seconds)
-	}
+	r.Availability, r.LongestOutageSeconds = availability(ok, bad)
 	ms := func(d time.Duration) *float64 { v := float64(d.Microseconds()) / 1000; return &v }
 	var recoverAt time.Time
 	for _, e := range events {

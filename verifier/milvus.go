@@ -18,6 +18,8 @@ import (
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
 	mlog "github.com/milvus-io/milvus/pkg/v2/log"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Milvus is what the verifier needs from a Milvus server. The adapter
@@ -139,10 +141,13 @@ func Connect(ctx context.Context, o ConnectOptions) (Milvus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to Milvus at %s: %w", o.Address, err)
 	}
-	return &client{c: c}, nil
+	return &client{c: c, address: o.Address}, nil
 }
 
-type client struct{ c *milvusclient.Client }
+type client struct {
+	c       *milvusclient.Client
+	address string
+}
 
 // oneAttemptKey marks a context whose calls are measured.
 type oneAttemptKey struct{}
@@ -167,8 +172,16 @@ func callOptions(ctx context.Context) []grpc.CallOption {
 	return nil
 }
 
+// Version is the server's version; the first call of every run, so it
+// also tells a Milvus proxy from another gRPC server on that port (an
+// internal component's port, say), which would answer every call with
+// "unknown service".
 func (m *client) Version(ctx context.Context) (string, error) {
-	return m.c.GetServerVersion(ctx, milvusclient.NewGetServerVersionOption())
+	v, err := m.c.GetServerVersion(ctx, milvusclient.NewGetServerVersionOption())
+	if status.Code(err) == codes.Unimplemented {
+		return "", fmt.Errorf("%s answers gRPC but is not a Milvus proxy (%v): clients use the proxy's port, 19530 unless the service says otherwise", m.address, err)
+	}
+	return v, err
 }
 
 func (m *client) HasCollection(ctx context.Context, name string) (bool, error) {

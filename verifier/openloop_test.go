@@ -5,6 +5,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // stallingSearch answers in about a millisecond, except that every call
@@ -74,6 +77,28 @@ func TestOpenLoopCountsTheStall(t *testing.T) {
 		t.Errorf("closed loop p99 %.1f ms: expected it to hide the stall (only its 5 workers' requests saw it)", s.P99Ms)
 	}
 	t.Logf("closed: %d requests, p99 %.1f max %.1f ms", s.Count, s.P99Ms, s.MaxMs)
+}
+
+// TestOpenLoopMeasuresAnOutage: the server refuses every search due from
+// 1 s to 2 s of a 4 s run. The open loop keeps sending (an outage does
+// not slow the schedule), counts each refusal, and the availability is 3
+// of the 4 seconds, the longest outage one second.
+func TestOpenLoopMeasuresAnOutage(t *testing.T) {
+	start := time.Now()
+	search := func(ctx context.Context, _ []float32) error {
+		if at := time.Since(start); at >= time.Second && at < 2*time.Second {
+			return status.Error(codes.Unavailable, "connection refused")
+		}
+		time.Sleep(time.Millisecond)
+		return nil
+	}
+	r := openLoop(context.Background(), 200, 4*time.Second, 50, time.Second, [][]float32{{1}}, search, nil)
+	if r.Latency.Count+r.Latency.Errors != 800 || r.Latency.ByCode["Unavailable"] < 190 || r.Latency.ByCode["Unavailable"] > 210 {
+		t.Errorf("%d ok, %v failed; want about 200 of 800 refused", r.Latency.Count, r.Latency.ByCode)
+	}
+	if r.Availability != 0.75 || r.LongestOutageSeconds != 1 {
+		t.Errorf("availability %.3f, longest outage %ds; want 0.75 and 1", r.Availability, r.LongestOutageSeconds)
+	}
 }
 
 // TestOpenLoopStopsWithTheContext: a cancelled run sends nothing more and

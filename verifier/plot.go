@@ -221,7 +221,8 @@ func (r *Report) drawPlot(w io.Writer, format string, sloP99Ms float64) error {
 		if err := vline(thr, sp.From, 0, top, phaseColor, true); err != nil {
 			return err
 		}
-		names.XYs = append(names.XYs, plotter.XY{X: math.Max(sp.From, x0), Y: top / 1.1})
+		// Staggered: a short phase's name would cover the next one's.
+		names.XYs = append(names.XYs, plotter.XY{X: math.Max(sp.From, x0), Y: top * (0.93 - 0.08*float64(len(names.XYs)%3))})
 		names.Labels = append(names.Labels, " "+sp.Name)
 	}
 	for _, m := range marks {
@@ -231,7 +232,7 @@ func (r *Report) drawPlot(w io.Writer, format string, sloP99Ms float64) error {
 		if err := vline(thr, m.At, 0, top, failColor, m.Name == "window end"); err != nil {
 			return err
 		}
-		names.XYs = append(names.XYs, plotter.XY{X: m.At, Y: top / 1.3})
+		names.XYs = append(names.XYs, plotter.XY{X: m.At, Y: top * (0.93 - 0.08*float64(len(names.XYs)%3))})
 		names.Labels = append(names.Labels, " "+m.Name)
 	}
 	if len(names.XYs) > 0 {

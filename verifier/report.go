@@ -203,6 +203,7 @@ func (r *Report) WriteSummary(w io.Writer) {
 			rt.TargetQPS, rt.AchievedQPS, rt.Seconds, rt.MaxInFlight, l.Count, l.Errors, rt.Late, rt.Unsent)
 		fmt.Fprintf(w, "           latency from intended start ms p50 %.2f p95 %.2f p99 %.2f max %.2f; service time p99 %.2f\n",
 			l.P50Ms, l.P95Ms, l.P99Ms, l.MaxMs, rt.Service.P99Ms)
+		fmt.Fprintf(w, "           availability %.3f of its seconds, longest outage %ds\n", rt.Availability, rt.LongestOutageSeconds)
 		writeCodes(w, "           ", l)
 	}
 	if mx := r.Mixed; mx != nil {

@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,5 +99,28 @@ func TestMeasuredCallsAreOneRequest(t *testing.T) {
 	lat, _ := closedLoop(ctx, 1, 5, time.Second, q, search, nil)
 	if s := lat.Summarize(0); s.ByCode["Unavailable"] != 5 || fake.searches.Load() != 5 {
 		t.Errorf("closed loop: %v over %d requests, want 5 failures in 5", s.ByCode, fake.searches.Load())
+	}
+}
+
+// TestNotAMilvusPort: a gRPC server without Milvus' service on the
+// address (an internal component's port) is named as such at the first
+// call, not reported as an unknown service.
+func TestNotAMilvusPort(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	go srv.Serve(lis)
+	defer srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := Connect(ctx, ConnectOptions{Address: lis.Addr().String()})
+	if err == nil {
+		defer m.Close(ctx)
+		_, err = m.Version(ctx)
+	}
+	if err == nil || !strings.Contains(err.Error(), lis.Addr().String()+" answers gRPC but is not a Milvus proxy") {
+		t.Errorf("got %v", err)
 	}
 }

@@ -168,7 +168,7 @@ func TestConfigRejectsUnsafeInput(t *testing.T) {
 	base := func() Config {
 		return Config{ConnectOptions: ConnectOptions{Address: "milvus:19530"}, RunID: "abc", Dim: 8, Rows: 100, TopK: 10, Concurrency: 1, Replicas: 2, Queries: 10,
 			RecallQueries: 10, Clusters: 2, Spread: 0.1, Consistency: "Bounded", NList: 16, NProbe: 8, M: 16, EfConstruction: 64,
-			BatchBytes: 1 << 20, RPCTimeout: time.Second, Timeout: time.Minute,
+			BatchBytes: 1 << 20, RPCTimeout: time.Second, Timeout: time.Minute, CleanupTimeout: time.Minute,
 			Metric: "L2", IndexType: "IVF_FLAT", FaultMode: "delete", Fault: true, FaultPods: 1,
 			FaultWindow: time.Minute, SteadyPeriod: 10 * time.Second, FaultRPCTimeout: time.Second}
 	}
@@ -187,6 +187,7 @@ func TestConfigRejectsUnsafeInput(t *testing.T) {
 		"HNSW M 1":                      func(c *Config) { c.IndexType, c.Ef, c.M = "HNSW", 64, 1 },
 		"dimension above Milvus' limit": func(c *Config) { c.Dim = 32769 },
 		"a batch smaller than a row":    func(c *Config) { c.BatchBytes = 16 },
+		"no time to clean up":           func(c *Config) { c.CleanupTimeout = 0 },
 	} {
 		c := base()
 		edit(&c)

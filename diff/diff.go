@@ -140,6 +140,7 @@ func decode(files Files, rename map[string]string) (map[string]object, error) {
 			}
 			tree = renamed(tree, rename).(map[string]any)
 			expandConfig(tree)
+			asSets(tree)
 			id := identity(p, tree)
 			if _, dup := out[id]; dup {
 				return nil, fmt.Errorf("%s: %s twice", p, id)
@@ -220,6 +221,102 @@ func expandConfig(tree map[string]any) {
 			files[name] = parsed
 		}
 	}
+}
+
+// asSets turns the lists whose order carries no meaning into maps, so
+// that they are compared as sets, not by index: a kustomization's
+// resources (one inserted in the middle would otherwise shift every later
+// index), and the verification Job's arguments, keyed by flag name (a
+// flag added in front would read as every flag changed).
+func asSets(tree map[string]any) {
+	if tree["kind"] == "Kustomization" {
+		for _, k := range []string{"resources", "components"} {
+			if l, ok := tree[k].([]any); ok {
+				set := make(map[string]any, len(l))
+				for _, e := range l {
+					if s, ok := e.(string); ok {
+						set[stripFileHash(s)] = s
+					}
+				}
+				if len(set) == len(l) {
+					tree[k] = set
+				}
+			}
+		}
+	}
+	if tree["kind"] != "Job" {
+		return
+	}
+	meta, _ := tree["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	if n := stripHash("Job", name); !strings.HasSuffix(n, "-verify") && !strings.HasSuffix(n, "-verify-<hash>") {
+		return
+	}
+	containers, _ := get(tree, "spec", "template", "spec", "containers").([]any)
+	for _, c := range containers {
+		cm, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		if args, ok := cm["args"].([]any); ok {
+			if flags, ok := flagMap(args); ok {
+				cm["args"] = flags
+			}
+		}
+	}
+}
+
+// stripFileHash keys a resource file by its object's name without the
+// content hash (job-x-verify-<hash>.yaml), as identity does for the object.
+func stripFileHash(file string) string {
+	base, ok := strings.CutSuffix(file, ".yaml")
+	if !ok {
+		return file
+	}
+	for _, k := range []string{"Job", "ConfigMap"} {
+		if rest, ok := strings.CutPrefix(base, strings.ToLower(k)+"-"); ok {
+			return strings.ToLower(k) + "-" + stripHash(k, rest) + ".yaml"
+		}
+	}
+	return file
+}
+
+// flagMap reads --flag value, --flag=value and a lone --flag (true) into
+// a map; ok is false for a list that is not all flags.
+func flagMap(args []any) (map[string]any, bool) {
+	out := map[string]any{}
+	for i := 0; i < len(args); i++ {
+		a, ok := args[i].(string)
+		if !ok || !strings.HasPrefix(a, "--") {
+			return nil, false
+		}
+		if k, v, ok := strings.Cut(a, "="); ok {
+			out[k] = v
+			continue
+		}
+		if i+1 < len(args) {
+			if v, ok := args[i+1].(string); ok && !strings.HasPrefix(v, "--") {
+				out[a] = v
+				i++
+				continue
+			}
+		}
+		out[a] = "true"
+	}
+	return out, true
+}
+
+// get follows keys through nested maps.
+func get(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
 }
 
 // renamed applies rename to the identity fields only: object names and
@@ -353,7 +450,7 @@ func fieldPath(p cmp.Path) string {
 		switch s := s.(type) {
 		case cmp.MapIndex:
 			k := fmt.Sprint(s.Key().Interface())
-			if strings.ContainsAny(k, "./ ") {
+			if strings.ContainsAny(k, "./ ") || strings.HasPrefix(k, "-") {
 				fmt.Fprintf(&b, "[%q]", k)
 			} else {
 				if b.Len() > 0 {

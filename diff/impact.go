@@ -49,6 +49,11 @@ func impact(a, b map[string]object, r *Report) []Note {
 			warn("%s %s removed: the controller uninstalls what it deployed", kind, nameOf(o.ID))
 		case kind == "HelmRelease" || kind == "Application":
 			chartImpact(o, warn)
+			for _, f := range o.Fields {
+				if strings.Contains(f.Path, "milvusgen.io/release-digest") && f.From != nil && f.To != nil {
+					info("what Milvus runs changed (%s's release digest): Argo CD syncs the overlay again, and its PostSync verification runs", nameOf(o.ID))
+				}
+			}
 		case kind == "Namespace" && o.Status == Removed:
 			warn("Namespace %s removed: everything in it is deleted", nameOf(o.ID))
 		case kind == "Job" && strings.HasSuffix(nameOf(o.ID), "-verify-<hash>") && o.Status == Changed:
@@ -73,6 +78,7 @@ func impact(a, b map[string]object, r *Report) []Note {
 			}
 		}
 	}
+	dataImpact(a, b, warn)
 	sort.SliceStable(notes, func(i, j int) bool { return notes[i].Severity == "warning" && notes[j].Severity != "warning" })
 	return dedupe(notes)
 }
@@ -223,18 +229,6 @@ func version(tag string) []int {
 		out[i] = n
 	}
 	return out
-}
-
-func get(m map[string]any, keys ...string) any {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
 }
 
 func str(m map[string]any, keys ...string) string {

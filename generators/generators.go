@@ -38,6 +38,15 @@ func CommonLabels(env, release string, extra map[string]string) map[string]strin
 // dependencies' Applications -1, Milvus' Application 0.
 const ArgoCDSyncWave = "argocd.argoproj.io/sync-wave"
 
+// ReleaseDigestAnnotation carries the digest of what the Milvus release
+// runs (chart version, values, post-render patches). On Argo CD's Milvus
+// Application it makes every such change a change of the overlay's own
+// objects: the values file and a release directory's kustomization are
+// read by the child Application, not synced by the parent, so without it
+// a values-only change left the parent in sync and its PostSync
+// verification hook never ran.
+const ReleaseDigestAnnotation = "milvusgen.io/release-digest"
+
 // ZoneSpread spreads the pods matching selector evenly over the values of
 // the zone label: maxSkew 1, and nodeTaintsPolicy Honor, so that a zone
 // whose nodes are all tainted (cordoned, unreachable) is no domain (with

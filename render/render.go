@@ -5,8 +5,6 @@
 package render
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"github.com/milvus-gitops/milvusgen/analysis"
 	"sort"
@@ -94,7 +92,11 @@ func Environment(env *model.Environment) (FileSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dependencies: %w", err)
 	}
-	del, err := delivery.Generate(env, deps)
+	digest, err := delivery.ReleaseDigest(env, vb)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	del, err := delivery.Generate(env, deps, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -118,8 +120,7 @@ func Environment(env *model.Environment) (FileSet, error) {
 		return nil, fmt.Errorf("monitoring: %w", err)
 	}
 	objects = append(objects, mon...)
-	digest := sha256.Sum256(append([]byte(env.Milvus.Chart.Version+"\n"), vb...))
-	ver, err := verify.Objects(env, hex.EncodeToString(digest[:]))
+	ver, err := verify.Objects(env, digest)
 	if err != nil {
 		return nil, fmt.Errorf("verification: %w", err)
 	}

@@ -85,7 +85,7 @@ const inClusterServer = "https://kubernetes.default.svc"
 // valuesRef names the Git source whose files the chart source reads.
 const valuesRef = "values"
 
-func argocd(env *model.Environment, deps []Release) (*Result, error) {
+func argocd(env *model.Environment, deps []Release, releaseDigest string) (*Result, error) {
 	a := env.Delivery.ArgoCD
 	res := &Result{Files: map[string][]byte{}, ValuesPaths: map[string]string{}}
 	milvus := Release{Name: env.Release, Chart: env.Milvus.Chart, ValuesFile: ValuesFile}
@@ -153,6 +153,12 @@ func argocd(env *model.Environment, deps []Release) (*Result, error) {
 				wave = "-1"
 			}
 			app.Annotations = map[string]string{generators.ArgoCDSyncWave: wave}
+		}
+		if r.Name == env.Release {
+			if app.Annotations == nil {
+				app.Annotations = map[string]string{}
+			}
+			app.Annotations[generators.ReleaseDigestAnnotation] = releaseDigest
 		}
 		if a.Automated.Enabled {
 			app.Spec.SyncPolicy.Automated = &SyncPolicyAutomated{Prune: a.Automated.Prune, SelfHeal: a.Automated.SelfHeal}

@@ -5,11 +5,35 @@
 package delivery
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
 )
+
+// ReleaseDigest is the hex SHA-256 of what the Milvus release runs: its
+// chart version, its Helm values and the patches applied after rendering
+// (Flux post-renderers, Argo CD's release kustomization). A change of any
+// of them changes what runs, and must be verified again.
+func ReleaseDigest(env *model.Environment, values []byte) (string, error) {
+	patches, err := releasePatches(env, Release{Name: env.Release, Chart: env.Milvus.Chart, ValuesFile: ValuesFile})
+	if err != nil {
+		return "", err
+	}
+	pb, err := json.Marshal(patches)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n", env.Milvus.Chart.Repository, env.Milvus.Chart.Version)
+	h.Write(values)
+	h.Write([]byte("\n"))
+	h.Write(pb)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
 
 // ValuesFile is the name of the Helm values file in the overlay.
 const ValuesFile = "values.yaml"
@@ -98,12 +122,14 @@ type NameReference struct {
 
 // Generate dispatches on the environment's delivery kind. deps are the
 // managed dependencies, installed before Milvus.
-func Generate(env *model.Environment, deps []Release) (*Result, error) {
+// releaseDigest identifies what the Milvus release runs: digest is
+// ReleaseDigest's.
+func Generate(env *model.Environment, deps []Release, releaseDigest string) (*Result, error) {
 	switch env.Delivery.Kind {
 	case "flux":
 		return flux(env, deps)
 	case "argocd":
-		return argocd(env, deps)
+		return argocd(env, deps, releaseDigest)
 	}
 	return nil, fmt.Errorf("delivery: unknown kind %q", env.Delivery.Kind)
 }

@@ -28,8 +28,9 @@ import (
 func Name(env *model.Environment) string { return env.Release + "-verify" }
 
 // Objects returns the ServiceAccount, Role, RoleBinding and Job.
-// valuesDigest identifies what Milvus runs (chart values and version): with
-// Flux it is part of the Job's name, so each change is verified once.
+// valuesDigest identifies what Milvus runs (delivery.ReleaseDigest): with
+// Flux it is part of the Job's name, so each change is verified once; the
+// Job carries it as an annotation either way, saying what it verified.
 func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, error) {
 	v := env.Verification
 	if !v.Enabled {
@@ -299,6 +300,9 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		job.Annotations = map[string]string{
 			"argocd.argoproj.io/hook":               "PostSync",
 			"argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+			// Not what makes it run again (Argo CD does not compare hooks):
+			// the same annotation on the Milvus Application does.
+			generators.ReleaseDigestAnnotation: valuesDigest,
 		}
 	default:
 		// A Job's template is immutable: a new name (a hash of what it runs
@@ -311,6 +315,7 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		}
 		sum := sha256.Sum256(append(b, valuesDigest...))
 		job.Name = fmt.Sprintf("%s-%s", Name(env), hex.EncodeToString(sum[:])[:8])
+		job.Annotations = map[string]string{generators.ReleaseDigestAnnotation: valuesDigest}
 	}
 	return job, nil
 }

@@ -223,6 +223,7 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	go func() {
 		defer close(scanned)
 		sc := bufio.NewScanner(stderrPipe)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			klog.WriteString(sc.Text() + "\n")
 			if sc.Text() == "phase rate..." {
@@ -233,7 +234,8 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	select {
 	case <-inRate:
 	case <-scanned:
-		t.Fatal("the run ended before its open-loop phase")
+		killed.Wait()
+		t.Fatalf("the run ended before its open-loop phase:\n%s", klog.String())
 	}
 	time.Sleep(3 * time.Second)
 	rl.cut()
@@ -319,6 +321,12 @@ func (r *relay) restore() {
 				continue
 			}
 			r.mu.Lock()
+			if r.ln != ln { // cut while this one was being accepted
+				r.mu.Unlock()
+				c.Close()
+				up.Close()
+				continue
+			}
 			r.conns = append(r.conns, c, up)
 			r.mu.Unlock()
 			go func() { io.Copy(up, c); up.Close() }()

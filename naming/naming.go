@@ -127,8 +127,8 @@ const (
 
 // MilvusFullname is the Milvus chart's "milvus.fullname" for a release:
 // the release when it contains "milvus", else release-milvus, cut to 63
-// (templates/_helpers.tpl). Component Deployments and Services are named
-// fullname-<component label>.
+// without a trailing "-" (templates/_helpers.tpl). Component Deployments
+// and Services are named fullname-<component label>.
 func MilvusFullname(release string) string {
 	full := release
 	if !strings.Contains(release, "milvus") {
@@ -137,7 +137,7 @@ func MilvusFullname(release string) string {
 	if len(full) > 63 {
 		full = full[:63]
 	}
-	return full
+	return strings.TrimSuffix(full, "-")
 }
 
 // Derived lists the names of env's objects that Kubernetes limits, from

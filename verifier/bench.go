@@ -11,6 +11,11 @@ import (
 // searchFunc is one search of one query vector.
 type searchFunc func(ctx context.Context, q []float32) error
 
+// failurePause spaces a closed-loop worker's calls after a failure: 50
+// probes a second per worker, a resolution far finer than the one-second
+// availability windows.
+const failurePause = 20 * time.Millisecond
+
 // ended reports whether ctx is over: cancelled, or past its deadline.
 // A deadline is enforced by a timer, which on a loaded machine fires
 // milliseconds late; until it does, Err is nil while gRPC already refuses
@@ -28,8 +33,13 @@ func ended(ctx context.Context) bool {
 // closedLoop runs `workers` goroutines that each issue one search at a time
 // (the next starts when the previous ends), over the query vectors in turn,
 // until `total` searches were made (total > 0) or ctx ends. Every call has
-// its own deadline. It returns the recorder and the elapsed time.
-// onDone, when set, gets each call's start time, latency and error.
+// its own deadline. A worker whose call failed starts its next one no
+// sooner than failurePause after the failed one started: with each call
+// one request, a refused connection fails in microseconds, and a worker
+// that went straight on would record a million failures a second,
+// outweighing every success in the per-call figures. It returns the
+// recorder and the elapsed time. onDone, when set, gets each call's start
+// time, latency and error.
 func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duration, queries [][]float32, search searchFunc, onDone func(time.Time, time.Duration, error)) (*Latencies, time.Duration) {
 	lat := NewLatencies()
 	var next atomic.Int64
@@ -58,6 +68,11 @@ func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duratio
 				local.Record(d, err)
 				if onDone != nil {
 					onDone(t0, d, err)
+				}
+				if err != nil {
+					if wait := time.Until(t0.Add(failurePause)); wait > 0 {
+						_ = sleep(ctx, wait)
+					}
 				}
 			}
 		}()
@@ -166,10 +181,16 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 	r.Latency = latency.Summarize(elapsed)
 	r.Service = service.Summarize(0)
 	r.AchievedQPS = r.Latency.QPS
-	// Only the seconds the run reached (a cancelled run stops early).
+	// Only the seconds in which searches were due and recorded: at a rate
+	// below one a second some have none, and a cancelled run drops the
+	// calls it cut off. (In the fault phase an empty second is an outage,
+	// since its closed loop always has a call in flight; here the schedule
+	// does not wait for answers, so a hang still fills its seconds.)
 	ok, bad := make([]int, 0, perSecond), make([]int, 0, perSecond)
-	for i := 0; i < perSecond && time.Duration(i)*time.Second < elapsed; i++ {
-		ok, bad = append(ok, int(oks[i].Load())), append(bad, int(bads[i].Load()))
+	for i := 0; i < perSecond; i++ {
+		if o, b := int(oks[i].Load()), int(bads[i].Load()); o+b > 0 {
+			ok, bad = append(ok, o), append(bad, b)
+		}
 	}
 	r.Availability, r.LongestOutageSeconds = availability(ok, bad)
 	return r

@@ -169,8 +169,6 @@ type FaultResult struct {
 	ErrorsByCode  map[string]int64 `json:"errorsByCode,omitempty"`
 }
 
-// analyzeFault computes the fault statistics from the searches of the
-// phase (before the kill: the baseline), for the window [killAt, end).
 // availability is the share of seconds in which searches succeeded and
 // none failed, given each second's successes and failures, and the
 // longest run of the other seconds (a failure, or no answer at all: an
@@ -192,6 +190,8 @@ func availability(ok, bad []int) (float64, int) {
 	return float64(good) / float64(len(ok)), longest
 }
 
+// analyzeFault computes the fault statistics from the searches of the
+// phase (before the kill: the baseline), for the window [killAt, end).
 func analyzeFault(events []event, killAt, end time.Time, steady time.Duration) FaultResult {
 	sort.SliceStable(events, func(i, j int) bool { return events[i].at.Before(events[j].at) })
 	var r FaultResult

@@ -65,6 +65,10 @@ func (r *Report) WritePlot(path string, sloP99Ms float64) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	// CreateTemp makes it private; a picture is for sharing.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), path)
 }
 
@@ -102,6 +106,7 @@ func (r *Report) drawPlot(w io.Writer, format string, sloP99Ms float64) error {
 			lo, hi = math.Min(lo, s.P50Ms), math.Max(hi, s.P99Ms)
 		}
 	}
+	hi = math.Max(hi, 0.01)
 	if sloP99Ms > 0 {
 		hi = math.Max(hi, sloP99Ms)
 	}
@@ -173,7 +178,9 @@ func (r *Report) drawPlot(w io.Writer, format string, sloP99Ms float64) error {
 					return err
 				}
 			} else {
-				run = append(run, plotter.XY{X: s.T + 0.5, Y: v})
+				// A log scale has no zero: a latency under a microsecond
+				// (a fake, a cached answer) sits at the axis' floor.
+				run = append(run, plotter.XY{X: s.T + 0.5, Y: math.Max(v, lo)})
 			}
 		}
 		if err := flush(); err != nil {

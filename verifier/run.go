@@ -38,8 +38,12 @@ type Deps struct {
 func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 	r := &Report{SchemaVersion: ReportSchemaVersion, RunID: cfg.RunID, Verifier: Version, Client: clientVersion(), Address: cfg.Address, Collection: cfg.Collection(),
 		Workload: workloadOf(cfg), Verdict: Error}
-	tl := NewTimeline(time.Now())
-	r.timeline = tl
+	// Kept only for a picture: it holds every search's latency.
+	var tl *Timeline
+	if cfg.Plot != "" {
+		tl = NewTimeline(time.Now())
+		r.timeline = tl
+	}
 	ph := phaseTimer{r: r, log: deps.Log, tl: tl}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -123,7 +127,10 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 			// A collection was left behind (verifier cleanup removes it
 			// later). A measured failure stays a failure; a pass cannot be
 			// reported clean.
-			r.Error = fmt.Sprintf("cleanup: %v", err)
+			if r.Error != "" {
+				r.Error += "; "
+			}
+			r.Error += fmt.Sprintf("cleanup: %v", err)
 			if r.Verdict == Pass {
 				r.Verdict = Error
 			}

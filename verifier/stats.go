@@ -23,9 +23,10 @@ type Latencies struct {
 	mu     sync.Mutex
 	h      *hdrhistogram.Histogram
 	errors map[string]int64
-	// samples keeps the first message of each code: a count says that
-	// calls failed, the message says why (a server-side timeout and our
-	// own deadline share a code).
+	// samples keeps one message of each code (the first a worker
+	// recorded; merged workers keep the one merged first): a count says
+	// that calls failed, the message says why (a server-side timeout and
+	// our own deadline share a code).
 	samples map[string]string
 }
 
@@ -78,7 +79,7 @@ type Summary struct {
 	Count  int64            `json:"count"`
 	Errors int64            `json:"errors"`
 	ByCode map[string]int64 `json:"errorsByCode,omitempty"`
-	// Samples is the first error message seen for each code.
+	// Samples is an error message of each code (one of the first seen).
 	Samples map[string]string `json:"errorSamples,omitempty"`
 	MeanMs  float64           `json:"meanMs"`
 	P50Ms   float64           `json:"p50Ms"`

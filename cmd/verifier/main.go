@@ -81,13 +81,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := report.WriteJSON(stdout); err != nil {
 		fmt.Fprintln(stderr, "verifier:", err)
 	}
-	if cfg.Plot != "" {
-		if err := report.WritePlot(cfg.Plot, cfg.MaxP99Ms); err != nil {
-			fmt.Fprintln(stderr, "verifier: plot:", err)
-			return 2
-		}
-		fmt.Fprintln(stderr, "verifier: picture of the run in", cfg.Plot)
-	}
 	if cfg.Report != "" {
 		f, err := os.Create(cfg.Report)
 		if err == nil {
@@ -99,6 +92,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, "verifier: report:", err)
 			return 2
+		}
+	}
+	// The picture last: its failure is reported, not a reason to lose
+	// the report or change the verdict's exit code.
+	if cfg.Plot != "" {
+		if err := report.WritePlot(cfg.Plot, cfg.MaxP99Ms); err != nil {
+			fmt.Fprintln(stderr, "verifier: plot:", err)
+		} else {
+			fmt.Fprintln(stderr, "verifier: picture of the run in", cfg.Plot)
 		}
 	}
 	return report.ExitCode()

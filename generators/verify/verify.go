@@ -106,6 +106,10 @@ func selectorString(sel map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
+// maxGeneratedNameLength is how much of a generateName the API server
+// keeps before its random suffix (63 - 5).
+const maxGeneratedNameLength = 58
+
 // PolicyName is the fault policy's name: admission policies are
 // cluster-scoped, so it names the namespace too.
 func PolicyName(env *model.Environment) string { return Name(env) + "-pods." + env.Namespace }
@@ -132,7 +136,14 @@ func faultPolicy(env *model.Environment, labels map[string]string) []generators.
 	for i, k := range keys {
 		conds[i] = fmt.Sprintf("%[1]s in oldObject.metadata.labels && oldObject.metadata.labels[%[1]s] == %[2]s", strconv.Quote(k), strconv.Quote(sel[k]))
 	}
+	// A Deployment's pods are named <replicaset>-<5 random>, the
+	// ReplicaSet <deployment>-<hash>; generateName is cut to 58 characters
+	// (k8s.io/apiserver names.MaxGeneratedNameLength), so a long prefix is
+	// cut the same way.
 	prefix := naming.MilvusFullname(env.Release) + "-" + model.ComponentLabel("queryNode") + "-"
+	if len(prefix) > maxGeneratedNameLength {
+		prefix = prefix[:maxGeneratedNameLength]
+	}
 	fail := admissionregistrationv1.Fail
 	deny := admissionregistrationv1.Deny
 	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
@@ -165,7 +176,7 @@ func faultPolicy(env *model.Environment, labels map[string]string) []generators.
 					Message:    fmt.Sprintf("the verifier may delete only pods matching %s", selectorString(sel)),
 				},
 				{
-					Expression: fmt.Sprintf("!variables.eviction || object.metadata.name.startsWith(%s)", strconv.Quote(prefix)),
+					Expression: fmt.Sprintf("!variables.eviction || request.name.startsWith(%s)", strconv.Quote(prefix)),
 					Message:    fmt.Sprintf("the verifier may evict only pods named %s*", prefix),
 				},
 			},

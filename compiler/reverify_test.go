@@ -53,22 +53,12 @@ func parentObjects(t *testing.T, fs render.FileSet, dropDigest bool) []string {
 // syncs, and runs its PostSync verification hook; without it (the
 // control) it would stay in sync and verify nothing.
 func TestValuesOnlyChangesReachArgoCD(t *testing.T) {
-	base, err := os.ReadFile(filepath.Join(overlaysDir, "base.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	staging, err := os.ReadFile(filepath.Join(overlaysDir, "staging.cue"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	render1 := func(src string) render.FileSet {
-		dir := t.TempDir()
-		for name, b := range map[string]string{"base.cue": string(base), "staging.cue": src} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(b), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		set, err := spec.Load(dir)
+		set, err := spec.Load(copyOverlays(t, []string{"base.cue"}, map[string]string{"staging.cue": src}))
 		if err != nil {
 			t.Fatal(err)
 		}

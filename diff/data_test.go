@@ -127,3 +127,25 @@ spec: {template: {spec: {containers: [{name: verifier, args: [` + args + `]}]}}}
 		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestUpgradePhaseNote: a phase transition is the first thing a reviewer
+// reads.
+func TestUpgradePhaseNote(t *testing.T) {
+	hr := func(note string) []byte {
+		ann := ""
+		if note != "" {
+			ann = "\n  annotations: {milvusgen.io/upgrade-phase: \"" + note + "\"}"
+		}
+		return []byte("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: milvus-prod\n  namespace: milvus-prod" + ann + "\n")
+	}
+	p1 := "phase 1 of 5 (2.6 patch release): mixCoordinator on v2.6.15; streamingNode, queryNode, dataNode, proxy stay on v2.6.14"
+	p2 := "phase 2 of 5 (2.6 patch release): mixCoordinator, streamingNode on v2.6.15; queryNode, dataNode, proxy stay on v2.6.14"
+	notes, _ := notesOf(t, Files{"hr.yaml": hr(p1)}, Files{"hr.yaml": hr(p2)})
+	if !hasNote(notes, "warning: upgrade "+p2) {
+		t.Errorf("notes %v", notes)
+	}
+	notes, _ = notesOf(t, Files{"hr.yaml": hr(p1)}, Files{"hr.yaml": hr("")})
+	if !hasNote(notes, "upgrade, last phase: every component moves to the target image") {
+		t.Errorf("notes %v", notes)
+	}
+}

@@ -54,6 +54,16 @@ func impact(a, b map[string]object, r *Report) []Note {
 					info("what Milvus runs changed (%s's release digest): Argo CD syncs the overlay again, and its PostSync verification runs", nameOf(o.ID))
 				}
 			}
+			// The upgrade phase, read from both trees: the annotation may
+			// come or go with the whole annotations map.
+			const phaseKey = "milvusgen.io/upgrade-phase"
+			from, to := str(a[o.ID].tree, "metadata", "annotations", phaseKey), str(b[o.ID].tree, "metadata", "annotations", phaseKey)
+			switch {
+			case to != "" && to != from:
+				warn("upgrade %s", to)
+			case to == "" && from != "":
+				warn("upgrade, last phase: every component moves to the target image (phase was: %s)", from)
+			}
 		case kind == "Namespace" && o.Status == Removed:
 			warn("Namespace %s removed: everything in it is deleted", nameOf(o.ID))
 		case kind == "Job" && strings.HasSuffix(nameOf(o.ID), "-verify-<hash>") && o.Status == Changed:

@@ -47,6 +47,11 @@ const ArgoCDSyncWave = "argocd.argoproj.io/sync-wave"
 // verification hook never ran.
 const ReleaseDigestAnnotation = "milvusgen.io/release-digest"
 
+// UpgradePhaseAnnotation says, on the Milvus release's HelmRelease or
+// Application, which phase of an upgrade this commit makes and which
+// components stay on the old image (package upgrade).
+const UpgradePhaseAnnotation = "milvusgen.io/upgrade-phase"
+
 // ZoneSpread spreads the pods matching selector evenly over the values of
 // the zone label: maxSkew 1, and nodeTaintsPolicy Honor, so that a zone
 // whose nodes are all tainted (cordoned, unreachable) is no domain (with

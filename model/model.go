@@ -47,11 +47,20 @@ type Config struct {
 
 // Milvus is the version and image.
 type Milvus struct {
-	Version      string `json:"version"`
-	Line         string `json:"line"`
-	Coordinators string `json:"coordinators"`
-	Chart        Chart  `json:"chart"`
-	Image        Image  `json:"image"`
+	Version      string   `json:"version"`
+	Line         string   `json:"line"`
+	Coordinators string   `json:"coordinators"`
+	Chart        Chart    `json:"chart"`
+	Image        Image    `json:"image"`
+	Upgrade      *Upgrade `json:"upgrade,omitempty"`
+}
+
+// Upgrade is an upgrade to Milvus.Version under way: the version every
+// component ran before it, and the phase this commit makes (package
+// upgrade has the plans).
+type Upgrade struct {
+	From  string `json:"from"`
+	Phase int    `json:"phase"`
 }
 
 // Chart is the pinned Milvus Helm chart.

@@ -26,6 +26,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/naming"
 	"github.com/milvus-gitops/milvusgen/profiles"
 	"github.com/milvus-gitops/milvusgen/schema"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // Set is a loaded overlay directory: every environment it defines, not yet
@@ -266,6 +267,7 @@ func (s *Set) Environment(name string) (*model.Environment, error) {
 	diags = append(diags, s.imageIdentity(name, &env)...)
 	diags = append(diags, s.milvusKeys(name, &env)...)
 	diags = append(diags, s.derivedNames(name, &env)...)
+	diags = append(diags, s.upgradeStep(name, &env)...)
 	diags = append(diags, s.sourceRanges(name, &env)...)
 	diags = append(diags, s.backupSchedule(name, &env)...)
 	diags = append(diags, s.values(name, v, &env)...)
@@ -536,6 +538,16 @@ func (s *Set) positionedAt(name string, field []string, msg string) []Diagnostic
 	d := Diagnostic{Path: strings.Join(shown, "."), Msg: msg}
 	atUserField(&d, user, path)
 	return []Diagnostic{d}
+}
+
+// upgradeStep refuses an unsafe upgrade step (package upgrade), at the
+// field to change.
+func (s *Set) upgradeStep(name string, env *model.Environment) []Diagnostic {
+	var diags []Diagnostic
+	for _, v := range upgrade.Check(env) {
+		diags = append(diags, s.positioned(name, v.Field, v.Msg)...)
+	}
+	return diags
 }
 
 // failureDomains applies the rules of package analysis (what the

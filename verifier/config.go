@@ -25,14 +25,16 @@ type Config struct {
 	// generation) before anything else.
 	WaitHelmRelease string
 
-	RunID      string
-	Dim        int
-	Rows       int
-	Clusters   int
-	Spread     float64
-	Seed       uint64
-	Metric     string
-	BatchBytes int
+	RunID string
+	// UpgradePhase says which phase of an upgrade the run verifies.
+	UpgradePhase string
+	Dim          int
+	Rows         int
+	Clusters     int
+	Spread       float64
+	Seed         uint64
+	Metric       string
+	BatchBytes   int
 
 	IndexType      string
 	NList          int
@@ -124,6 +126,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	str(&c.WaitHelmRelease, "wait-helmrelease", "", "Flux HelmRelease (in --fault-namespace or the pod's) to wait for, Ready at its latest generation, before measuring")
 
 	str(&c.RunID, "run-id", "", "unique id of this run; the collection is verifier_<run-id> (default: random)")
+	str(&c.UpgradePhase, "upgrade-phase", "", "the phase of an upgrade this run verifies, for the report (the Job passes it)")
 	integer(&c.Dim, "dim", 128, "vector dimension")
 	integer(&c.Rows, "rows", 100000, "rows to insert")
 	integer(&c.Clusters, "clusters", 64, "Gaussian mixture components of the data")

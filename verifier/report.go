@@ -25,7 +25,9 @@ type Report struct {
 	// SchemaVersion changes when a field changes meaning or goes away.
 	SchemaVersion int    `json:"schemaVersion"`
 	RunID         string `json:"runId"`
-	Verifier      string `json:"verifier"` // Version of this verifier
+	// UpgradePhase is the phase of an upgrade the run verified.
+	UpgradePhase string `json:"upgradePhase,omitempty"`
+	Verifier     string `json:"verifier"` // Version of this verifier
 	// Client is the Milvus client library and its version.
 	Client        string `json:"client,omitempty"`
 	Address       string `json:"address"`
@@ -173,6 +175,9 @@ func (wl Workload) String() string {
 func (r *Report) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "\nmilvus verification %s against %s (Milvus %s)\n", r.RunID, r.Address, r.ServerVersion)
 	fmt.Fprintf(w, "workload   %s\n", r.Workload)
+	if r.UpgradePhase != "" {
+		fmt.Fprintf(w, "upgrade    %s\n", r.UpgradePhase)
+	}
 	for _, p := range r.Phases {
 		status := "ok"
 		if !p.OK {

@@ -36,7 +36,7 @@ type Deps struct {
 // says pass, fail or error. The collection it creates is dropped on every
 // exit path, with a fresh context, even when ctx was cancelled (SIGTERM).
 func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
-	r := &Report{SchemaVersion: ReportSchemaVersion, RunID: cfg.RunID, Verifier: Version, Client: clientVersion(), Address: cfg.Address, Collection: cfg.Collection(),
+	r := &Report{SchemaVersion: ReportSchemaVersion, RunID: cfg.RunID, UpgradePhase: cfg.UpgradePhase, Verifier: Version, Client: clientVersion(), Address: cfg.Address, Collection: cfg.Collection(),
 		Workload: workloadOf(cfg), Verdict: Error}
 	// Kept only for a picture: it holds every search's latency.
 	var tl *Timeline

@@ -159,6 +159,11 @@ func argocd(env *model.Environment, deps []Release, releaseDigest string) (*Resu
 				app.Annotations = map[string]string{}
 			}
 			app.Annotations[generators.ReleaseDigestAnnotation] = releaseDigest
+			if u, err := upgradeAnnotation(env); err != nil {
+				return nil, err
+			} else if u != "" {
+				app.Annotations[generators.UpgradePhaseAnnotation] = u
+			}
 		}
 		if a.Automated.Enabled {
 			app.Spec.SyncPolicy.Automated = &SyncPolicyAutomated{Prune: a.Automated.Prune, SelfHeal: a.Automated.SelfHeal}

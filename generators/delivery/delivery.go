@@ -12,6 +12,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // ReleaseDigest is the hex SHA-256 of what the Milvus release runs: its
@@ -33,6 +34,17 @@ func ReleaseDigest(env *model.Environment, values []byte) (string, error) {
 	h.Write([]byte("\n"))
 	h.Write(pb)
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// upgradeAnnotation describes the phase of an upgrade under way for the
+// Milvus release's object, "" without one or in its last phase (which
+// renders as the environment without an upgrade).
+func upgradeAnnotation(env *model.Environment) (string, error) {
+	ph, err := upgrade.Of(env)
+	if err != nil || ph == nil || ph.Last() {
+		return "", err
+	}
+	return ph.Describe(), nil
 }
 
 // ValuesFile is the name of the Helm values file in the overlay.

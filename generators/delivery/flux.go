@@ -95,6 +95,11 @@ func flux(env *model.Environment, deps []Release) (*Result, error) {
 			for _, dep := range deps {
 				release.Spec.DependsOn = append(release.Spec.DependsOn, helmv2.DependencyReference{Name: dep.Name})
 			}
+			if a, err := upgradeAnnotation(env); err != nil {
+				return nil, err
+			} else if a != "" {
+				release.Annotations = map[string]string{generators.UpgradePhaseAnnotation: a}
+			}
 		}
 		patches, err := releasePatches(env, r)
 		if err != nil {

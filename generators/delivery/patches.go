@@ -10,6 +10,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // Patch is an RFC 6902 patch of the objects a chart renders, for what its
@@ -80,6 +81,30 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 				}
 			default:
 				jsonAdd("", "Deployment", labels.SelectorFromSet(env.PodLabels(key)).String(), "/spec/template/spec/priorityClassName", pc)
+			}
+		}
+		// An upgrade under way: the chart renders the target tag for every
+		// component (image.all; each Deployment's containers[0] is its
+		// component, templates/*-deployment.yaml in charts 4.2.58 and
+		// 5.0.19, which have no per-component image), and the components
+		// not yet due in this phase are held on the source tag. The test
+		// op makes a chart that moved its container fail the patch instead
+		// of pinning another one.
+		if err == nil {
+			var ph *upgrade.Phase
+			if ph, err = upgrade.Of(env); err == nil && ph != nil {
+				image := env.Images.Repository(env.Milvus.Image.Repository) + ":" + ph.FromTag
+				for _, key := range ph.Pinned() {
+					var b []byte
+					b, err = yamlenc.Marshal([]jsonPatchOp{
+						{Op: "test", Path: "/spec/template/spec/containers/0/name", Value: model.ComponentLabel(key)},
+						{Op: "replace", Path: "/spec/template/spec/containers/0/image", Value: image},
+					})
+					if err != nil {
+						break
+					}
+					out = append(out, Patch{Patch: string(b), Kind: "Deployment", LabelSelector: labels.SelectorFromSet(env.PodLabels(key)).String()})
+				}
 			}
 		}
 		for _, key := range env.ComponentNames() {

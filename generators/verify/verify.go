@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/naming"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // Name is the ServiceAccount, Role and RoleBinding name (the Job's name
@@ -94,11 +96,7 @@ func FaultSelector(env *model.Environment) map[string]string {
 
 // selectorString is a selector in kubectl's syntax, keys sorted.
 func selectorString(sel map[string]string) string {
-	keys := make([]string, 0, len(sel))
-	for k := range sel {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(sel))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + "=" + sel[k]
@@ -127,11 +125,7 @@ func PolicyName(env *model.Environment) string { return Name(env) + "-pods." + e
 func faultPolicy(env *model.Environment, labels map[string]string) []generators.Object {
 	name := PolicyName(env)
 	sel := FaultSelector(env)
-	keys := make([]string, 0, len(sel))
-	for k := range sel {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(sel))
 	conds := make([]string, len(keys))
 	for i, k := range keys {
 		conds[i] = fmt.Sprintf("%[1]s in oldObject.metadata.labels && oldObject.metadata.labels[%[1]s] == %[2]s", strconv.Quote(k), strconv.Quote(sel[k]))
@@ -243,6 +237,14 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		args = append(args, "--mixed-duration", w.MixedDuration)
 	}
 	args = append(args, "--fault-namespace", env.Namespace)
+	// An upgrade's phases each get their own run, which says which it
+	// verified (the phase is in the Job's spec: Flux names a new Job;
+	// Argo CD's sync comes from the Application's annotations).
+	if ph, err := upgrade.Of(env); err != nil {
+		return nil, err
+	} else if ph != nil && !ph.Last() {
+		args = append(args, "--upgrade-phase", ph.Describe())
+	}
 	if env.Delivery.Kind == "flux" {
 		args = append(args, "--wait-helmrelease", env.Release)
 	}

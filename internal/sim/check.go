@@ -86,6 +86,9 @@ func (r *Report) Check() []string {
 	for _, d := range r.Ungraced {
 		fail("Deployment %s runs without the spec's terminationGracePeriodSeconds", d)
 	}
+	for _, d := range r.Misimaged {
+		fail("image: %s", d)
+	}
 	for _, w := range r.Unspread {
 		fail("%s: the analysis counts it as spread over zones, its live pod template has no zone spread constraint selecting its pods", w)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/analysis"
 	"github.com/milvus-gitops/milvusgen/internal/simcluster"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // DefaultNodeCPU and DefaultNodeMemory are each fake node's allocatable
@@ -65,6 +66,11 @@ type Report struct {
 	// the spec's terminationGracePeriodSeconds (the chart has no key for
 	// it: a Flux post-renderer or an Argo CD kustomization patch sets it).
 	Ungraced []string
+	// Images are the live Milvus Deployments' component images, by
+	// component label; Misimaged those that differ from what the spec's
+	// upgrade phase (or plain version) says they run.
+	Images    map[string]string
+	Misimaged []string
 }
 
 // NodesFor is the cluster the spec describes: topology.nodes nodes dealt
@@ -169,6 +175,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if rep.Ungraced, err = ungraced(ctx, c, o.Env); err != nil {
 		return rep, err
 	}
+	if rep.Images, rep.Misimaged, err = images(ctx, c, o.Env); err != nil {
+		return rep, err
+	}
 	dr := &Drills{Cluster: c, Namespace: o.Env.Namespace, Workloads: workloads, Observer: obs, Nodes: rep.Nodes,
 		EvictionTimeout: 20 * time.Second, Settle: 1500 * time.Millisecond}
 	if o.Drain {
@@ -229,6 +238,17 @@ func placement(o *Observer, workloads []analysis.Workload) map[string][]string {
 func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "simulated cluster for %s: %d nodes, up in %s, installed and converged in %s\n\n", r.Env, len(r.Nodes),
 		r.Startup.Round(time.Millisecond), r.Install.Round(time.Millisecond))
+	if len(r.Images) > 0 {
+		comps := make([]string, 0, len(r.Images))
+		for c := range r.Images {
+			comps = append(comps, c)
+		}
+		sort.Strings(comps)
+		for i, c := range comps {
+			comps[i] = c + " " + r.Images[c]
+		}
+		fmt.Fprintf(w, "milvus images: %s\n\n", strings.Join(comps, ", "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ZONE\tNODE\tPODS")
 	for _, n := range r.Nodes {
@@ -344,6 +364,47 @@ func unspread(ctx context.Context, c *simcluster.Cluster, env *model.Environment
 
 // ungraced lists the live Milvus Deployments whose grace period is not the
 // spec's (when it sets one).
+// images reads each live Milvus Deployment's component image (its first
+// container, as the chart renders it) and compares it with the tag the
+// spec says it runs: the version's, or in an upgrade phase the source
+// version's for the components held back by post-render patches.
+func images(ctx context.Context, c *simcluster.Cluster, env *model.Environment) (map[string]string, []string, error) {
+	ph, err := upgrade.Of(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := map[string]string{}
+	for _, key := range env.ComponentNames() {
+		want[model.ComponentLabel(key)] = env.Milvus.Image.Tag
+	}
+	if ph != nil {
+		for _, key := range ph.Pinned() {
+			want[model.ComponentLabel(key)] = ph.FromTag
+		}
+	}
+	deps, err := c.Client.AppsV1().Deployments(env.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	got := map[string]string{}
+	var wrong []string
+	for _, d := range deps.Items {
+		comp := d.Spec.Template.Labels["component"]
+		if len(d.Spec.Template.Spec.Containers) == 0 {
+			continue
+		}
+		image := d.Spec.Template.Spec.Containers[0].Image
+		got[comp] = image
+		if w, ok := want[comp]; ok && !strings.HasSuffix(image, ":"+w) {
+			wrong = append(wrong, fmt.Sprintf("%s runs %s, the spec says %s", comp, image, w))
+		}
+	}
+	sort.Strings(wrong)
+	return got, wrong, nil
+}
+
 func ungraced(ctx context.Context, c *simcluster.Cluster, env *model.Environment) ([]string, error) {
 	g := env.Availability.TerminationGracePeriodSeconds
 	if g == nil {

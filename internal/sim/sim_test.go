@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/milvus-gitops/milvusgen/compiler"
 	"github.com/milvus-gitops/milvusgen/internal/kubeapi"
 	"github.com/milvus-gitops/milvusgen/internal/sim"
 	"github.com/milvus-gitops/milvusgen/internal/simcluster"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/internal/testrender"
 	"github.com/milvus-gitops/milvusgen/render"
+	"github.com/milvus-gitops/milvusgen/spec"
 )
 
 func options(t *testing.T, name string) sim.Options {
@@ -170,4 +172,67 @@ func TestSimulationBites(t *testing.T) {
 			t.Fatalf("drain not blocked by the budget: %+v", rep.Drains)
 		}
 	})
+}
+
+// TestUpgradePhaseOnTheSimulatedCluster: prod in phase 2 of a patch
+// upgrade from 2.6.14 (mixCoordinator and streaming nodes moved first, in
+// the operator's order), installed as Flux would: helm renders the target
+// tag for every component and the HelmRelease's post-render patches, run
+// through kustomize, hold the others on v2.6.14. The live Deployments
+// carry exactly those images, and the release converges.
+func TestUpgradePhaseOnTheSimulatedCluster(t *testing.T) {
+	o := options(t, "prod")
+	root := testenv.RepoRoot(t)
+	overlays := t.TempDir()
+	for _, f := range []string{"base.cue", "prod.cue"} {
+		b, err := os.ReadFile(filepath.Join(root, "overlays", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(overlays, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up := "package overlays\n\nenvironments: prod: milvus: upgrade: {from: \"2.6.14\", phase: 2}\n"
+	if err := os.WriteFile(filepath.Join(overlays, "upgrade.cue"), []byte(up), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := spec.Load(overlays)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := set.Environment("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := compiler.Environment(set, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "prod")
+	if err := render.Write(out, fs); err != nil {
+		t.Fatal(err)
+	}
+	o.Env = env
+	o.Stream = testrender.Run(t, o.Tools.Kustomize, "build", out)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	rep, err := sim.Run(ctx, o)
+	if rep != nil {
+		var b bytes.Buffer
+		rep.Write(&b)
+		t.Logf("%s", b.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"mixcoord": "v2.6.15", "streamingnode": "v2.6.15", "querynode": "v2.6.14", "datanode": "v2.6.14", "proxy": "v2.6.14"}
+	for c, tag := range want {
+		if !strings.HasSuffix(rep.Images[c], ":"+tag) {
+			t.Errorf("%s runs %q, want tag %s", c, rep.Images[c], tag)
+		}
+	}
+	for _, v := range rep.Check() {
+		t.Error(v)
+	}
 }

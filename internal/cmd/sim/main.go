@@ -25,12 +25,14 @@ import (
 func main() {
 	drills := flag.Bool("drills", true, "run the drain, zone-loss, rolling-update and fault drills")
 	keep := flag.Bool("keep", false, "keep the cluster's state and logs")
+	overlays := flag.String("overlays", "overlays", "the overlays directory the environment is defined in")
+	out := flag.String("out", "out", "the rendered overlays (out/ENV is installed)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: sim [--drills=false] [--keep] ENV")
+		fmt.Fprintln(os.Stderr, "usage: sim [--drills=false] [--keep] [--overlays DIR] [--out DIR] ENV")
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), *drills, *keep); err != nil {
+	if err := run(flag.Arg(0), *overlays, *out, *drills, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "sim:", err)
 		os.Exit(1)
 	}
@@ -50,7 +52,7 @@ func tool(name string) (string, error) {
 	return p, nil
 }
 
-func run(name string, drills, keep bool) error {
+func run(name, overlays, out string, drills, keep bool) error {
 	paths := map[string]string{}
 	for _, t := range []string{"etcd", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages", "helm", "kustomize"} {
 		p, err := tool(t)
@@ -63,7 +65,7 @@ func run(name string, drills, keep bool) error {
 	if err != nil {
 		return err
 	}
-	set, err := spec.Load(filepath.Join(repo, "overlays"))
+	set, err := spec.Load(overlays)
 	if err != nil {
 		return err
 	}
@@ -71,9 +73,9 @@ func run(name string, drills, keep bool) error {
 	if err != nil {
 		return err
 	}
-	stream, err := exec.Command(paths["kustomize"], "build", filepath.Join(repo, "out", name)).Output()
+	stream, err := exec.Command(paths["kustomize"], "build", filepath.Join(out, name)).Output()
 	if err != nil {
-		return fmt.Errorf("kustomize build out/%s: %w", name, err)
+		return fmt.Errorf("kustomize build %s: %w", filepath.Join(out, name), err)
 	}
 	dir, err := os.MkdirTemp("", "milvusgen-sim-")
 	if err != nil {

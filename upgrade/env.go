@@ -1,0 +1,76 @@
+package upgrade
+
+import (
+	"fmt"
+
+	"github.com/milvus-gitops/milvusgen/model"
+)
+
+// Phase is an environment's upgrade in this commit.
+type Phase struct {
+	Plan *Plan
+	// N is the phase, 1 to len(Plan.Steps).
+	N int
+	// FromTag and ToTag are the image tags of the source and the target.
+	FromTag, ToTag string
+}
+
+// Pinned are the components held on FromTag in this phase.
+func (p *Phase) Pinned() []string { return p.Plan.Pinned(p.N) }
+
+// Last reports whether the phase moves the last components: it renders as
+// the environment without an upgrade.
+func (p *Phase) Last() bool { return p.N == len(p.Plan.Steps) }
+
+// Describe is the phase for a reviewer.
+func (p *Phase) Describe() string { return p.Plan.Describe(p.N, p.FromTag, p.ToTag) }
+
+// Of is env's upgrade phase, nil without one. Its errors are Check's.
+func Of(env *model.Environment) (*Phase, error) {
+	u := env.Milvus.Upgrade
+	if u == nil {
+		return nil, nil
+	}
+	if vs := Check(env); len(vs) > 0 {
+		return nil, fmt.Errorf("milvus.%s: %s", vs[0].Field, vs[0].Msg)
+	}
+	from, _ := ParseVersion(u.From)
+	to, _ := ParseVersion(env.Milvus.Version)
+	plan, err := For(from, to, env.Milvus.Coordinators, env.ComponentNames())
+	if err != nil {
+		return nil, err
+	}
+	return &Phase{Plan: plan, N: u.Phase, FromTag: "v" + from.String(), ToTag: env.Milvus.Image.Tag}, nil
+}
+
+// Violation is a refused upgrade step, at a field under milvus.
+type Violation struct {
+	Field, Msg string
+}
+
+// Check refuses an upgrade step that is not safe: a transition without a
+// plan (a release candidate as the source, a downgrade, 2.6 from below
+// 2.5.16 or without the mixCoordinator), and a phase the plan does not
+// have. The fields are relative to the environment.
+func Check(env *model.Environment) []Violation {
+	u := env.Milvus.Upgrade
+	if u == nil {
+		return nil
+	}
+	from, err := ParseVersion(u.From)
+	if err != nil {
+		return []Violation{{"milvus.upgrade.from", err.Error()}}
+	}
+	to, err := ParseVersion(env.Milvus.Version)
+	if err != nil {
+		return []Violation{{"milvus.version", err.Error()}}
+	}
+	plan, err := For(from, to, env.Milvus.Coordinators, env.ComponentNames())
+	if err != nil {
+		return []Violation{{"milvus.upgrade.from", err.Error()}}
+	}
+	if n := len(plan.Steps); u.Phase > n {
+		return []Violation{{"milvus.upgrade.phase", fmt.Sprintf("the %s plan from %s to %s has %d phases (%s)", plan.Transition, from, to, n, plan.Source)}}
+	}
+	return nil
+}

@@ -143,7 +143,7 @@ func TestUpgradePhases(t *testing.T) {
 			}
 			continue
 		}
-		if !strings.HasPrefix(note, fmt.Sprintf("phase %d of 5 (2.6 patch release): ", phase)) || !strings.Contains(note, "stay on v2.6.14") {
+		if !strings.HasPrefix(note, fmt.Sprintf("phase %d of 5 (2.6 patch release): ", phase)) || !strings.Contains(note, "on v2.6.14") {
 			t.Errorf("phase %d: annotation %q", phase, note)
 		}
 		for p, b := range fs {

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -16,8 +17,17 @@ import (
 // StatefulSet volumeClaimTemplates, which Kubernetes does not let an
 // update change, so a smaller size or another storage class leaves the
 // release failing its upgrade.
-func dataImpact(a, b map[string]object, warn func(string, ...any)) {
-	from, to := a[valuesID].tree, b[valuesID].tree
+// rename maps the first environment's identity to the second's when two
+// environments are compared: a root path derived from the name is then
+// not a change.
+func dataImpact(a, b map[string]object, rename map[string]string, warn func(string, ...any)) {
+	var from, to map[string]any
+	if id := milvusValuesID(a); id != "" {
+		from = a[id].tree
+	}
+	if id := milvusValuesID(b); id != "" {
+		to = b[id].tree
+	}
 	if from != nil && to != nil {
 		if f, t := mqKind(from), mqKind(to); f != "" && t != "" && f != t {
 			warn("message queue %s -> %s: Milvus reads its channels and checkpoints from the queue it wrote them to; writes not yet flushed stay in the old one, and a running cluster cannot switch queues by configuration", f, t)
@@ -35,27 +45,34 @@ func dataImpact(a, b map[string]object, warn func(string, ...any)) {
 			{"bucket root path", []string{"minio", "rootPath"}, "the catalog points at segment files that are not under the new root path"},
 		} {
 			f, t := str(from, c.path...), str(to, c.path...)
-			if f != "" && t != "" && f != t {
+			if f != "" && t != "" && replaceToken(f, rename) != t {
 				warn("%s %q -> %q (%s): %s", c.what, f, t, strings.Join(c.path, "."), c.why)
 			}
 		}
 	}
 
-	// The dependencies' values (values-etcd.yaml, ...): volume sizes and
+	// The dependencies' values (values-etcd.yaml, ..., at the root or in
+	// the release's directory), paired by file name: volume sizes and
 	// storage classes.
-	ids := make([]string, 0, len(b))
-	for id := range b {
-		if strings.HasPrefix(id, "file values-") {
-			ids = append(ids, id)
+	depValues := func(m map[string]object) map[string]object {
+		out := map[string]object{}
+		for id, o := range m {
+			if base := path.Base(strings.TrimPrefix(id, "file ")); strings.HasPrefix(id, "file ") && strings.HasPrefix(base, "values-") {
+				out[base] = o
+			}
 		}
+		return out
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		old, ok := a[id]
-		if !ok {
-			continue
+	da, db := depValues(a), depValues(b)
+	names := make([]string, 0, len(db))
+	for n := range db {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if old, ok := da[n]; ok {
+			volumeChanges(n, "", old.tree, db[n].tree, warn)
 		}
-		volumeChanges(strings.TrimPrefix(id, "file "), "", old.tree, b[id].tree, warn)
 	}
 
 	// A managed dependency removed while Milvus' values still name it.
@@ -71,7 +88,12 @@ func dataImpact(a, b map[string]object, warn func(string, ...any)) {
 			}
 			meta, _ := o.tree["metadata"].(map[string]any)
 			name, _ := meta["name"].(string)
-			// Where Milvus' values name its dependencies' hosts.
+			if isMilvusRelease(o.tree) {
+				continue
+			}
+			// Where Milvus' values name its dependencies' hosts, as a
+			// whole host label (the release, its pods -0.., its
+			// -headless or -proxy Services).
 			used := false
 			for _, k := range []string{"externalEtcd", "externalS3", "externalPulsar", "externalKafka"} {
 				if e, _ := get(to, k, "enabled").(bool); e && mentions(to[k], name) {
@@ -107,12 +129,33 @@ func mqKind(v map[string]any) string {
 	return ""
 }
 
-// mentions reports whether a string anywhere in v contains s (a host, an
-// endpoint list).
+// isMilvusRelease reports whether a HelmRelease or Application installs
+// the Milvus chart itself.
+func isMilvusRelease(tree map[string]any) bool {
+	if str(tree, "spec", "chart", "spec", "chart") == "milvus" || str(tree, "spec", "source", "chart") == "milvus" {
+		return true
+	}
+	sources, _ := get(tree, "spec", "sources").([]any)
+	for _, s := range sources {
+		if m, ok := s.(map[string]any); ok && m["chart"] == "milvus" {
+			return true
+		}
+	}
+	return false
+}
+
+// mentions reports whether a host anywhere in v (a string, an endpoint
+// list) has a label that is s or s followed by "-" and more (a pod's
+// ordinal, a Service's suffix).
 func mentions(v any, s string) bool {
 	switch t := v.(type) {
 	case string:
-		return strings.Contains(t, s)
+		for _, label := range strings.FieldsFunc(t, func(r rune) bool { return r == '.' || r == ':' || r == '/' || r == ',' || r == ' ' }) {
+			if label == s || strings.HasPrefix(label, s+"-") {
+				return true
+			}
+		}
+		return false
 	case map[string]any:
 		for _, e := range t {
 			if mentions(e, s) {

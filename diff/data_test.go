@@ -149,3 +149,25 @@ func TestUpgradePhaseNote(t *testing.T) {
 		t.Errorf("notes %v", notes)
 	}
 }
+
+// TestPhasedImageChangeIsNotARestartOfEverything: in an upgrade phase the
+// image tag moves for the components due, not for every pod; and Argo CD
+// moving the Milvus and dependency values into release directories still
+// gets them compared.
+func TestPhasedImageChangeIsNotARestartOfEverything(t *testing.T) {
+	hr := "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: milvus-x\n  namespace: argocd\n  annotations: {milvusgen.io/upgrade-phase: \"phase 1 of 5\"}\n"
+	from := Files{"values.yaml": []byte("image: {all: {tag: v2.6.14}}\n"), "values-etcd.yaml": []byte("persistence: {size: 20Gi}\n")}
+	to := Files{"milvus-x/values.yaml": []byte("image: {all: {tag: v2.6.15}}\n"), "milvus-x-etcd/values-etcd.yaml": []byte("persistence: {size: 10Gi}\n"), "app.yaml": []byte(hr)}
+	notes, _ := notesOf(t, from, to)
+	if hasNote(notes, "every Milvus pod restarts") {
+		t.Errorf("a phase reported as a restart of every pod:\n%s", strings.Join(notes, "\n"))
+	}
+	for _, want := range []string{"Milvus image v2.6.14 -> v2.6.15", "values-etcd.yaml: persistence.size 20Gi -> 10Gi", "upgrade phase 1 of 5"} {
+		if !hasNote(notes, want) {
+			t.Errorf("no %q in:\n%s", want, strings.Join(notes, "\n"))
+		}
+	}
+	if !strings.HasPrefix(notes[0], "warning: upgrade phase 1 of 5") {
+		t.Errorf("the phase is not the first note:\n%s", strings.Join(notes, "\n"))
+	}
+}

@@ -107,7 +107,7 @@ func Compare(fromName string, from Files, toName string, to Files, rename map[st
 			}
 		}
 	}
-	r.Notes = impact(a, b, r)
+	r.Notes = impact(a, b, r, rename)
 	return r, nil
 }
 
@@ -282,26 +282,35 @@ func stripFileHash(file string) string {
 }
 
 // flagMap reads --flag value, --flag=value and a lone --flag (true) into
-// a map; ok is false for a list that is not all flags.
+// a map; ok is false for a list that is not all flags, or that repeats
+// one (pflag appends repeated slice flags: their order would matter).
 func flagMap(args []any) (map[string]any, bool) {
 	out := map[string]any{}
+	set := func(k string, v any) bool {
+		if _, dup := out[k]; dup {
+			return false
+		}
+		out[k] = v
+		return true
+	}
 	for i := 0; i < len(args); i++ {
 		a, ok := args[i].(string)
 		if !ok || !strings.HasPrefix(a, "--") {
 			return nil, false
 		}
-		if k, v, ok := strings.Cut(a, "="); ok {
-			out[k] = v
-			continue
-		}
-		if i+1 < len(args) {
-			if v, ok := args[i+1].(string); ok && !strings.HasPrefix(v, "--") {
-				out[a] = v
+		k, v, hasValue := strings.Cut(a, "=")
+		if !hasValue && i+1 < len(args) {
+			if next, ok := args[i+1].(string); ok && !strings.HasPrefix(next, "--") {
+				v, hasValue = next, true
 				i++
-				continue
 			}
 		}
-		out[a] = "true"
+		if !hasValue {
+			v = "true"
+		}
+		if !set(k, v) {
+			return nil, false
+		}
 	}
 	return out, true
 }

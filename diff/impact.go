@@ -25,16 +25,27 @@ var podWide = []string{"image", "securityContext", "containerSecurityContext", "
 // components are the chart's per-component values keys.
 var components = []string{"proxy", "rootCoordinator", "queryCoordinator", "queryNode", "indexCoordinator", "indexNode", "dataCoordinator", "dataNode", "mixCoordinator", "streamingNode"}
 
-func impact(a, b map[string]object, r *Report) []Note {
+func impact(a, b map[string]object, r *Report, rename map[string]string) []Note {
 	var notes []Note
 	warn := func(f string, args ...any) { notes = append(notes, Note{"warning", fmt.Sprintf(f, args...)}) }
 	info := func(f string, args ...any) { notes = append(notes, Note{"info", fmt.Sprintf(f, args...)}) }
+	// In an upgrade phase the image changes for some components only:
+	// the phase note says which, not "every pod restarts".
+	phased := hasUpgradePhase(a) || hasUpgradePhase(b)
+	// The Milvus values: at the overlay's root, or in the release's
+	// directory when Argo CD renders it through a kustomization (an
+	// upgrade phase moves it there and back).
+	fromValues, toValues := milvusValuesID(a), milvusValuesID(b)
+	if fromValues != "" && toValues != "" && fromValues != toValues {
+		o := ObjectChange{ID: toValues, Status: Changed, Fields: fieldChanges(a[fromValues], b[toValues])}
+		valuesImpact(o, a[fromValues].tree, b[toValues].tree, phased, warn, info)
+	}
 
 	for _, o := range r.Objects {
 		kind := kindOf(o.ID)
 		switch {
-		case o.ID == valuesID:
-			valuesImpact(o, a[valuesID].tree, b[valuesID].tree, warn, info)
+		case o.ID == fromValues && o.ID == toValues:
+			valuesImpact(o, a[o.ID].tree, b[o.ID].tree, phased, warn, info)
 		case o.ID == failureDomainsID:
 			failureImpact(a[o.ID].tree, b[o.ID].tree, warn, info)
 		case kind == "PodDisruptionBudget" && o.Status == Removed:
@@ -88,8 +99,18 @@ func impact(a, b map[string]object, r *Report) []Note {
 			}
 		}
 	}
-	dataImpact(a, b, warn)
-	sort.SliceStable(notes, func(i, j int) bool { return notes[i].Severity == "warning" && notes[j].Severity != "warning" })
+	dataImpact(a, b, rename, warn)
+	// The upgrade phase first, then warnings, then information.
+	rank := func(n Note) int {
+		switch {
+		case strings.HasPrefix(n.Message, "upgrade "), strings.HasPrefix(n.Message, "upgrade,"):
+			return 0
+		case n.Severity == "warning":
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(notes, func(i, j int) bool { return rank(notes[i]) < rank(notes[j]) })
 	return dedupe(notes)
 }
 
@@ -129,7 +150,37 @@ func refersToSecret(v any) bool {
 	return false
 }
 
-func valuesImpact(o ObjectChange, from, to map[string]any, warn, info func(string, ...any)) {
+// hasUpgradePhase reports whether an overlay's Milvus release is in a
+// phase of an upgrade.
+func hasUpgradePhase(m map[string]object) bool {
+	for _, o := range m {
+		if str(o.tree, "metadata", "annotations", "milvusgen.io/upgrade-phase") != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// milvusValuesID is the Milvus values file of an overlay: values.yaml at
+// its root, or <release>/values.yaml.
+func milvusValuesID(m map[string]object) string {
+	if _, ok := m[valuesID]; ok {
+		return valuesID
+	}
+	var found []string
+	for id := range m {
+		if strings.HasPrefix(id, "file ") && strings.HasSuffix(id, "/values.yaml") {
+			found = append(found, id)
+		}
+	}
+	sort.Strings(found)
+	if len(found) > 0 {
+		return found[0]
+	}
+	return ""
+}
+
+func valuesImpact(o ObjectChange, from, to map[string]any, phased bool, warn, info func(string, ...any)) {
 	restartAll := map[string]bool{}
 	rolls := map[string]bool{}
 	for _, f := range o.Fields {
@@ -156,6 +207,9 @@ func valuesImpact(o ObjectChange, from, to map[string]any, warn, info func(strin
 				rolls[c] = true
 			}
 		}
+	}
+	if phased {
+		delete(restartAll, "image")
 	}
 	if len(restartAll) > 0 {
 		var what []string

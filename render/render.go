@@ -92,7 +92,7 @@ func Environment(env *model.Environment) (FileSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dependencies: %w", err)
 	}
-	digest, err := delivery.ReleaseDigest(env, vb)
+	digest, err := delivery.ReleaseDigest(env, vb, deps, depFiles)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}

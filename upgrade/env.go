@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/milvus-gitops/milvusgen/model"
 )
@@ -32,7 +33,7 @@ func Of(env *model.Environment) (*Phase, error) {
 		return nil, nil
 	}
 	if vs := Check(env); len(vs) > 0 {
-		return nil, fmt.Errorf("milvus.%s: %s", vs[0].Field, vs[0].Msg)
+		return nil, fmt.Errorf("%s: %s", vs[0].Field, vs[0].Msg)
 	}
 	from, _ := ParseVersion(u.From)
 	to, _ := ParseVersion(env.Milvus.Version)
@@ -40,7 +41,19 @@ func Of(env *model.Environment) (*Phase, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Phase{Plan: plan, N: u.Phase, FromTag: "v" + from.String(), ToTag: env.Milvus.Image.Tag}, nil
+	return &Phase{Plan: plan, N: u.Phase, FromTag: SourceTag(env.Milvus.Image.Tag, env.Milvus.Version, from), ToTag: env.Milvus.Image.Tag}, nil
+}
+
+// SourceTag is the image tag of the source version: the target's tag with
+// its version replaced, so that a variant (v2.6.15-gpu) stays a variant
+// (v2.6.14-gpu); a tag that does not name the version is "v" + from.
+func SourceTag(tag, version string, from Version) string {
+	for _, prefix := range []string{"v" + version, version} {
+		if rest, ok := strings.CutPrefix(tag, prefix); ok {
+			return strings.TrimSuffix(prefix, version) + from.String() + rest
+		}
+	}
+	return "v" + from.String()
 }
 
 // Violation is a refused upgrade step, at a field under milvus.

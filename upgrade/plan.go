@@ -166,7 +166,8 @@ func Refuse(from, to Version, coordinators string) string {
 	case from.Pre != "":
 		// milvus.io, "Upgrade Milvus Cluster with Helm" (2.6): v2.6.0-rc1
 		// is not compatible with later 2.6 releases; no direct upgrade.
-		return fmt.Sprintf("%s is a release candidate: Milvus supports no upgrade from one (migrate the data instead)", from)
+		// (An image variant such as -gpu belongs in image.tag, not here.)
+		return fmt.Sprintf("%s is a pre-release (a release candidate): Milvus supports no upgrade from one (migrate the data instead); from names the release, an image variant goes in milvus.image.tag", from)
 	case !from.Less(to):
 		if from == to {
 			return fmt.Sprintf("nothing to upgrade: the environment already runs %s (remove milvus.upgrade)", to)
@@ -176,7 +177,8 @@ func Refuse(from, to Version, coordinators string) string {
 		return fmt.Sprintf("%s -> %s: only Milvus 2.5 and 2.6 are planned", from, to)
 	case from.Line() == "2.5" && to.Line() == "2.6":
 		// milvus.io upgrade guide for 2.6: v2.5.16 or later, with the
-		// mixCoordinator, before 2.6.
+		// mixCoordinator, before 2.6. (coordinators is the target's, which
+		// 2.6 forces to mix: the source's is in the committed overlay.)
 		if from.Patch < 16 || coordinators != "mix" {
 			return fmt.Sprintf("%s -> %s: Milvus 2.6 is reached only from 2.5.16 or later running the mixCoordinator; upgrade to 2.5.16 first (a 2.5 patch upgrade, coordinators \"mix\")", from, to)
 		}
@@ -211,7 +213,9 @@ func (p *Plan) Moved(phase int) []string {
 // dataNode, proxy stay on v2.6.14".
 func (p *Plan) Describe(phase int, fromTag, toTag string) string {
 	s := fmt.Sprintf("phase %d of %d (%s): %s on %s", phase, len(p.Steps), p.Transition, strings.Join(p.Moved(phase), ", "), toTag)
-	if pinned := p.Pinned(phase); len(pinned) > 0 {
+	if pinned := p.Pinned(phase); len(pinned) == 1 {
+		s += fmt.Sprintf("; %s stays on %s", pinned[0], fromTag)
+	} else if len(pinned) > 1 {
 		s += fmt.Sprintf("; %s stay on %s", strings.Join(pinned, ", "), fromTag)
 	} else {
 		s += "; the upgrade is complete: remove milvus.upgrade"

@@ -51,11 +51,10 @@ func TestPlansFollowTheOperatorsOrder(t *testing.T) {
 // TestUnsafeTransitionsAreRefused, each with the reason.
 func TestUnsafeTransitionsAreRefused(t *testing.T) {
 	for _, tc := range []struct{ from, to, coords, want string }{
-		{"2.6.0-rc1", "2.6.15", "mix", "release candidate"},
+		{"2.6.0-rc1", "2.6.15", "mix", "pre-release (a release candidate)"},
 		{"2.6.15", "2.6.14", "mix", "downgrade"},
 		{"2.6.15", "2.6.15", "mix", "nothing to upgrade"},
 		{"2.5.10", "2.6.15", "mix", "only from 2.5.16 or later running the mixCoordinator; upgrade to 2.5.16 first"},
-		{"2.5.16", "2.6.15", "separate", "only from 2.5.16 or later running the mixCoordinator"},
 		{"2.5.16", "2.6.15", "mix", "not available in this version"},
 		{"2.6.15", "2.5.16", "mix", "downgrade"},
 	} {
@@ -78,5 +77,14 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := p.Describe(5, "v2.6.14", "v2.6.15"); !strings.HasSuffix(got, "the upgrade is complete: remove milvus.upgrade") {
 		t.Errorf("last phase: %s", got)
+	}
+}
+
+func TestSourceTagKeepsTheVariant(t *testing.T) {
+	from := Version{2, 6, 14, ""}
+	for tag, want := range map[string]string{"v2.6.15": "v2.6.14", "v2.6.15-gpu": "v2.6.14-gpu", "2.6.15": "2.6.14", "nightly-20261201": "v2.6.14"} {
+		if got := SourceTag(tag, "2.6.15", from); got != want {
+			t.Errorf("SourceTag(%q) = %q, want %q", tag, got, want)
+		}
 	}
 }

@@ -15,24 +15,31 @@ import (
 	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
-// ReleaseDigest is the hex SHA-256 of what the Milvus release runs: its
-// chart version, its Helm values and the patches applied after rendering
-// (Flux post-renderers, Argo CD's release kustomization). A change of any
-// of them changes what runs, and must be verified again.
-func ReleaseDigest(env *model.Environment, values []byte) (string, error) {
-	patches, err := releasePatches(env, Release{Name: env.Release, Chart: env.Milvus.Chart, ValuesFile: ValuesFile})
-	if err != nil {
-		return "", err
-	}
-	pb, err := json.Marshal(patches)
-	if err != nil {
-		return "", err
-	}
+// ReleaseDigest is the hex SHA-256 of what the Milvus release and its
+// managed dependencies run: each release's chart, Helm values and the
+// patches applied after rendering (Flux post-renderers, Argo CD's release
+// kustomization). A change of any of them changes what runs, and must be
+// verified again. depValues are the dependencies' values files by name.
+func ReleaseDigest(env *model.Environment, values []byte, deps []Release, depValues map[string][]byte) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", env.Milvus.Chart.Repository, env.Milvus.Chart.Version)
-	h.Write(values)
-	h.Write([]byte("\n"))
-	h.Write(pb)
+	for _, r := range append([]Release{{Name: env.Release, Chart: env.Milvus.Chart, ValuesFile: ValuesFile}}, deps...) {
+		patches, err := releasePatches(env, r)
+		if err != nil {
+			return "", err
+		}
+		pb, err := json.Marshal(patches)
+		if err != nil {
+			return "", err
+		}
+		v := values
+		if r.Name != env.Release {
+			v = depValues[r.ValuesFile]
+		}
+		fmt.Fprintf(h, "%s\n%s\n%s\n%d\n", r.Name, r.Chart.Repository, r.Chart.Version, len(v))
+		h.Write(v)
+		fmt.Fprintf(h, "%d\n", len(pb))
+		h.Write(pb)
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

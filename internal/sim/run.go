@@ -362,8 +362,6 @@ func unspread(ctx context.Context, c *simcluster.Cluster, env *model.Environment
 	return out, nil
 }
 
-// ungraced lists the live Milvus Deployments whose grace period is not the
-// spec's (when it sets one).
 // images reads each live Milvus Deployment's component image (its first
 // container, as the chart renders it) and compares it with the tag the
 // spec says it runs: the version's, or in an upgrade phase the source
@@ -405,6 +403,8 @@ func images(ctx context.Context, c *simcluster.Cluster, env *model.Environment) 
 	return got, wrong, nil
 }
 
+// ungraced lists the live Milvus Deployments whose grace period is not the
+// spec's (when it sets one).
 func ungraced(ctx context.Context, c *simcluster.Cluster, env *model.Environment) ([]string, error) {
 	g := env.Availability.TerminationGracePeriodSeconds
 	if g == nil {

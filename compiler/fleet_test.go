@@ -17,29 +17,20 @@ import (
 // platform team running Milvus per tenant or region keeps them.
 func fleetOverlays(tb testing.TB, n int) string {
 	tb.Helper()
-	dir := tb.TempDir()
-	base, err := os.ReadFile(filepath.Join(overlaysDir, "base.cue"))
-	if err != nil {
-		tb.Fatal(err)
-	}
 	prod, err := os.ReadFile(filepath.Join(overlaysDir, "prod.cue"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "base.cue"), base, 0o644); err != nil {
-		tb.Fatal(err)
-	}
+	envs := map[string]string{}
 	for i := range n {
 		name := fmt.Sprintf("tenant-%03d", i)
 		src := strings.Replace(string(prod), "environments: prod: ", "environments: \""+name+"\": ", 1)
 		if src == string(prod) {
 			tb.Fatal("prod.cue no longer starts its environment with `environments: prod: `")
 		}
-		if err := os.WriteFile(filepath.Join(dir, name+".cue"), []byte(src), 0o644); err != nil {
-			tb.Fatal(err)
-		}
+		envs[name+".cue"] = src
 	}
-	return dir
+	return copyOverlays(tb, []string{"base.cue"}, envs)
 }
 
 // BenchmarkRenderAll100 is `gen render --all` without the writing: load

@@ -16,7 +16,7 @@ import (
 
 // copyOverlays is a temporary overlays directory with the named files of
 // overlays/ and extra files (name -> CUE source).
-func copyOverlays(t *testing.T, names []string, extra map[string]string) string {
+func copyOverlays(t testing.TB, names []string, extra map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range names {

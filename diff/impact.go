@@ -5,8 +5,9 @@ import (
 	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 const (
@@ -252,21 +253,23 @@ func valuesImpact(o ObjectChange, from, to map[string]any, phased bool, warn, in
 }
 
 // upgradePath checks a 2.5 -> 2.6 jump: it must start from 2.5.16 or later
-// running the mixCoordinator.
+// running the mixCoordinator (upgrade.Min26Source).
 func upgradePath(fromTag, toTag string, from map[string]any, warn, info func(string, ...any)) {
-	fa, ta := version(fromTag), version(toTag)
-	if fa == nil || ta == nil {
+	fa, ferr := upgrade.ParseVersion(fromTag)
+	ta, terr := upgrade.ParseVersion(toTag)
+	if ferr != nil || terr != nil {
 		return
 	}
-	if fa[0] == 2 && fa[1] == 5 && ta[0] == 2 && ta[1] >= 6 {
+	if fa.Line() == "2.5" && ta.Major == 2 && ta.Minor >= 6 {
 		mix := enabled(from, "mixCoordinator")
-		if fa[2] < 16 || !mix {
+		// The release, whatever image variant the tag names.
+		if fa.Patch < upgrade.Min26Source.Patch || !mix {
 			warn("upgrade 2.5 -> 2.6 from %s (mixCoordinator %v): go through 2.5.16 or later with the mixCoordinator enabled first", fromTag, mix)
 		} else {
 			info("upgrade 2.5 -> 2.6 from %s with the mixCoordinator: the supported path", fromTag)
 		}
 	}
-	if ta[0] < fa[0] || ta[0] == fa[0] && ta[1] < fa[1] {
+	if ta.Major < fa.Major || ta.Major == fa.Major && ta.Minor < fa.Minor {
 		warn("Milvus downgrade %s -> %s: not supported by Milvus", fromTag, toTag)
 	}
 }
@@ -277,22 +280,6 @@ func chartImpact(o ObjectChange, warn func(string, ...any)) {
 			warn("Milvus chart %v -> %v", f.From, f.To)
 		}
 	}
-}
-
-func version(tag string) []int {
-	parts := strings.Split(strings.TrimPrefix(tag, "v"), ".")
-	if len(parts) < 3 {
-		return nil
-	}
-	out := make([]int, 3)
-	for i := 0; i < 3; i++ {
-		n, err := strconv.Atoi(strings.SplitN(parts[i], "-", 2)[0])
-		if err != nil {
-			return nil
-		}
-		out[i] = n
-	}
-	return out
 }
 
 func str(m map[string]any, keys ...string) string {

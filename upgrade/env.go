@@ -28,18 +28,34 @@ func (p *Phase) Describe() string { return p.Plan.Describe(p.N, p.FromTag, p.ToT
 
 // Of is env's upgrade phase, nil without one. Its errors are Check's.
 func Of(env *model.Environment) (*Phase, error) {
+	ph, v := resolve(env)
+	if v != nil {
+		return nil, fmt.Errorf("%s: %s", v.Field, v.Msg)
+	}
+	return ph, nil
+}
+
+// resolve reads env's upgrade into its phase, or the violation that
+// refuses it (nil, nil without an upgrade).
+func resolve(env *model.Environment) (*Phase, *Violation) {
 	u := env.Milvus.Upgrade
 	if u == nil {
 		return nil, nil
 	}
-	if vs := Check(env); len(vs) > 0 {
-		return nil, fmt.Errorf("%s: %s", vs[0].Field, vs[0].Msg)
+	from, err := ParseVersion(u.From)
+	if err != nil {
+		return nil, &Violation{"milvus.upgrade.from", err.Error()}
 	}
-	from, _ := ParseVersion(u.From)
-	to, _ := ParseVersion(env.Milvus.Version)
+	to, err := ParseVersion(env.Milvus.Version)
+	if err != nil {
+		return nil, &Violation{"milvus.version", err.Error()}
+	}
 	plan, err := For(from, to, env.Milvus.Coordinators, env.ComponentNames())
 	if err != nil {
-		return nil, err
+		return nil, &Violation{"milvus.upgrade.from", err.Error()}
+	}
+	if n := len(plan.Steps); u.Phase > n {
+		return nil, &Violation{"milvus.upgrade.phase", fmt.Sprintf("the %s plan from %s to %s has %d phases (%s)", plan.Transition, from, to, n, plan.Source)}
 	}
 	return &Phase{Plan: plan, N: u.Phase, FromTag: SourceTag(env.Milvus.Image.Tag, env.Milvus.Version, from), ToTag: env.Milvus.Image.Tag}, nil
 }
@@ -63,27 +79,11 @@ type Violation struct {
 
 // Check refuses an upgrade step that is not safe: a transition without a
 // plan (a release candidate as the source, a downgrade, 2.6 from below
-// 2.5.16 or without the mixCoordinator), and a phase the plan does not
-// have. The fields are relative to the environment.
+// 2.5.16), and a phase the plan does not have. The fields are relative to
+// the environment.
 func Check(env *model.Environment) []Violation {
-	u := env.Milvus.Upgrade
-	if u == nil {
-		return nil
-	}
-	from, err := ParseVersion(u.From)
-	if err != nil {
-		return []Violation{{"milvus.upgrade.from", err.Error()}}
-	}
-	to, err := ParseVersion(env.Milvus.Version)
-	if err != nil {
-		return []Violation{{"milvus.version", err.Error()}}
-	}
-	plan, err := For(from, to, env.Milvus.Coordinators, env.ComponentNames())
-	if err != nil {
-		return []Violation{{"milvus.upgrade.from", err.Error()}}
-	}
-	if n := len(plan.Steps); u.Phase > n {
-		return []Violation{{"milvus.upgrade.phase", fmt.Sprintf("the %s plan from %s to %s has %d phases (%s)", plan.Transition, from, to, n, plan.Source)}}
+	if _, v := resolve(env); v != nil {
+		return []Violation{*v}
 	}
 	return nil
 }

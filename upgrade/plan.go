@@ -113,8 +113,8 @@ var (
 // the given components (keys) with coordinators "mix" or "separate"; its
 // steps keep only the phases that move a component the release runs.
 func For(from, to Version, coordinators string, components []string) (*Plan, error) {
-	if err := Refuse(from, to, coordinators); err != "" {
-		return nil, fmt.Errorf("%s", err)
+	if err := refuse(from, to, coordinators); err != nil {
+		return nil, err
 	}
 	var base Plan
 	switch {
@@ -160,33 +160,36 @@ func For(from, to Version, coordinators string, components []string) (*Plan, err
 	return p, nil
 }
 
-// Refuse says why a transition has no plan, or "".
-func Refuse(from, to Version, coordinators string) string {
+// Min26Source is the oldest release Milvus 2.6 is reached from, running
+// the mixCoordinator (milvus.io upgrade guide for 2.6).
+var Min26Source = Version{Major: 2, Minor: 5, Patch: 16}
+
+// refuse says why a transition has no plan, or nil.
+func refuse(from, to Version, coordinators string) error {
 	switch {
 	case from.Pre != "":
 		// milvus.io, "Upgrade Milvus Cluster with Helm" (2.6): v2.6.0-rc1
 		// is not compatible with later 2.6 releases; no direct upgrade.
 		// (An image variant such as -gpu belongs in image.tag, not here.)
-		return fmt.Sprintf("%s is a pre-release (a release candidate): Milvus supports no upgrade from one (migrate the data instead); from names the release, an image variant goes in milvus.image.tag", from)
+		return fmt.Errorf("%s is a pre-release (a release candidate): Milvus supports no upgrade from one (migrate the data instead); from names the release, an image variant goes in milvus.image.tag", from)
 	case !from.Less(to):
 		if from == to {
-			return fmt.Sprintf("nothing to upgrade: the environment already runs %s (remove milvus.upgrade)", to)
+			return fmt.Errorf("nothing to upgrade: the environment already runs %s (remove milvus.upgrade)", to)
 		}
-		return fmt.Sprintf("%s -> %s is a downgrade: Milvus does not support them", from, to)
+		return fmt.Errorf("%s -> %s is a downgrade: Milvus does not support them", from, to)
 	case from.Major != 2 || to.Major != 2:
-		return fmt.Sprintf("%s -> %s: only Milvus 2.5 and 2.6 are planned", from, to)
+		return fmt.Errorf("%s -> %s: only Milvus 2.5 and 2.6 are planned", from, to)
 	case from.Line() == "2.5" && to.Line() == "2.6":
-		// milvus.io upgrade guide for 2.6: v2.5.16 or later, with the
-		// mixCoordinator, before 2.6. (coordinators is the target's, which
-		// 2.6 forces to mix: the source's is in the committed overlay.)
-		if from.Patch < 16 || coordinators != "mix" {
-			return fmt.Sprintf("%s -> %s: Milvus 2.6 is reached only from 2.5.16 or later running the mixCoordinator; upgrade to 2.5.16 first (a 2.5 patch upgrade, coordinators \"mix\")", from, to)
+		// coordinators is the target's, which 2.6 forces to mix: the
+		// source's is in the committed overlay.
+		if from.Less(Min26Source) || coordinators != "mix" {
+			return fmt.Errorf("%s -> %s: Milvus 2.6 is reached only from 2.5.16 or later running the mixCoordinator; upgrade to 2.5.16 first (a 2.5 patch upgrade, coordinators \"mix\")", from, to)
 		}
-		return fmt.Sprintf("%s -> %s: the 2.5 -> 2.6 plan (chart 4.2 -> 5.0, streaming nodes in, index nodes out) is not available in this version of milvusgen", from, to)
+		return fmt.Errorf("%s -> %s: the 2.5 -> 2.6 plan (chart 4.2 -> 5.0, streaming nodes in, index nodes out) is not available in this version of milvusgen", from, to)
 	case from.Line() != to.Line():
-		return fmt.Sprintf("%s -> %s: only patch upgrades within a line, and 2.5 -> 2.6, are planned", from, to)
+		return fmt.Errorf("%s -> %s: only patch upgrades within a line, and 2.5 -> 2.6, are planned", from, to)
 	}
-	return ""
+	return nil
 }
 
 // Pinned are the components still on the source image in phase (1-based):

@@ -42,6 +42,7 @@ func ended(ctx context.Context) bool {
 // time, latency and error.
 func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duration, queries [][]float32, search searchFunc, onDone func(time.Time, time.Duration, error)) (*Latencies, time.Duration) {
 	lat := NewLatencies()
+	measured := oneAttempt(ctx) // marked once, not per call
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -57,7 +58,7 @@ func closedLoop(ctx context.Context, workers, total int, rpcTimeout time.Duratio
 					return
 				}
 				q := queries[i%int64(len(queries))]
-				cctx, cancel := context.WithTimeout(oneAttempt(ctx), rpcTimeout)
+				cctx, cancel := context.WithTimeout(measured, rpcTimeout)
 				t0 := time.Now()
 				err := search(cctx, q)
 				d := time.Since(t0)
@@ -119,6 +120,7 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 	total := int64(rate * duration.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
 	slots := make(chan struct{}, maxInFlight)
+	measured := oneAttempt(ctx)
 	// Outcomes per second of intended start.
 	perSecond := int(math.Ceil(duration.Seconds()))
 	oks, bads := make([]atomic.Int64, perSecond), make([]atomic.Int64, perSecond)
@@ -154,7 +156,7 @@ func openLoop(ctx context.Context, rate float64, duration time.Duration, maxInFl
 			if sendAt.Sub(due) > time.Millisecond {
 				late.Add(1)
 			}
-			cctx, cancel := context.WithTimeout(oneAttempt(ctx), rpcTimeout)
+			cctx, cancel := context.WithTimeout(measured, rpcTimeout)
 			err := search(cctx, queries[i%int64(len(queries))])
 			cancel()
 			end := time.Now()

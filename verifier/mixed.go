@@ -43,8 +43,9 @@ func mixedWrites(ctx context.Context, m Milvus, name string, duration time.Durat
 		searches, elapsed = closedLoop(mctx, workers, 0, rpcTimeout, queries, search, onDone)
 	}()
 	inserts, deletes, flushes := NewLatencies(), NewLatencies(), NewLatencies()
+	measured := oneAttempt(mctx)
 	timed := func(l *Latencies, call func(context.Context) error) bool {
-		c, done := context.WithTimeout(oneAttempt(mctx), rpcTimeout)
+		c, done := context.WithTimeout(measured, rpcTimeout)
 		t0 := time.Now()
 		err := call(c)
 		d := time.Since(t0)

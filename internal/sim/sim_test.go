@@ -56,6 +56,28 @@ func options(t *testing.T, name string) sim.Options {
 	}
 }
 
+// simulate runs o, logs its report, fails the test if it does not
+// converge, and reports every observation that breaks the analysis.
+func simulate(t *testing.T, o sim.Options, title string, timeout time.Duration) *sim.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	rep, err := sim.Run(ctx, o)
+	if rep != nil {
+		var b bytes.Buffer
+		rep.Write(&b)
+		t.Logf("%s in %s:\n%s", title, time.Since(start).Round(time.Second), b.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range rep.Check() {
+		t.Error(v)
+	}
+	return rep
+}
+
 // TestSimulation deploys every committed environment onto the cluster its
 // spec describes, then drains every node, loses every zone, rolls the
 // Milvus image and runs the verifier's fault phase, holding each
@@ -66,21 +88,7 @@ func TestSimulation(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o := options(t, name)
 			o.Drain, o.Zones, o.Rollout, o.Fault = true, true, true, true
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-			defer cancel()
-			start := time.Now()
-			rep, err := sim.Run(ctx, o)
-			if rep != nil {
-				var b bytes.Buffer
-				rep.Write(&b)
-				t.Logf("simulation of %s in %s:\n%s", name, time.Since(start).Round(time.Second), b.String())
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range rep.Check() {
-				t.Error(v)
-			}
+			rep := simulate(t, o, "simulation of "+name, 20*time.Minute)
 			if rep.Rollout == nil {
 				t.Error("no rolling update")
 			}
@@ -107,20 +115,7 @@ func TestSimulationEvenZoneSpread(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Env, o.Zones = &env, true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	rep, err := sim.Run(ctx, o)
-	if rep != nil {
-		var b bytes.Buffer
-		rep.Write(&b)
-		t.Logf("prod with DoNotSchedule:\n%s", b.String())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range rep.Check() {
-		t.Error(v)
-	}
+	simulate(t, o, "prod with DoNotSchedule", 10*time.Minute)
 }
 
 // TestSimulationBites proves the harness fails where the cluster cannot
@@ -215,24 +210,11 @@ func TestUpgradePhaseOnTheSimulatedCluster(t *testing.T) {
 	}
 	o.Env = env
 	o.Stream = testrender.Run(t, o.Tools.Kustomize, "build", out)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	rep, err := sim.Run(ctx, o)
-	if rep != nil {
-		var b bytes.Buffer
-		rep.Write(&b)
-		t.Logf("%s", b.String())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := simulate(t, o, "prod in phase 2 of 2.6.14 -> 2.6.15", 10*time.Minute)
 	want := map[string]string{"mixcoord": "v2.6.15", "streamingnode": "v2.6.15", "querynode": "v2.6.14", "datanode": "v2.6.14", "proxy": "v2.6.14"}
 	for c, tag := range want {
 		if !strings.HasSuffix(rep.Images[c], ":"+tag) {
 			t.Errorf("%s runs %q, want tag %s", c, rep.Images[c], tag)
 		}
-	}
-	for _, v := range rep.Check() {
-		t.Error(v)
 	}
 }

@@ -53,7 +53,10 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 		return append([]string{"--rows", "20000", "--dim", "64", "--clusters", "16", "--spread", "0.3",
 			"--nlist", "256", "--nprobe", "16", "--replicas", "1", "--no-fault",
 			"--queries", "2000", "--concurrency", "4", "--recall-queries", "200",
-			"--slo-p99-ms", "1000", "--slo-recall", "0.8"}, extra...)
+			// The verdict must not depend on how busy the CI machine is
+			// (packages run in parallel beside this server): a lax p99
+			// SLO; the impossible one below proves the SLO bites.
+			"--slo-p99-ms", "10000", "--slo-recall", "0.8"}, extra...)
 	}
 	verify := func(extra ...string) (*verifier.Report, int, string) {
 		cmd := exec.Command(bin, args(extra...)...)
@@ -74,8 +77,10 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 		return &r, code, stderr.String()
 	}
 
-	// With an open-loop phase at 200 searches a second for 5 s.
-	r, code, log := verify("--run-id", "e2e_pass", "--rate", "200", "--rate-duration", "5s", "--slo-error-ratio", "0.01",
+	// With an open-loop phase at 100 searches a second for 5 s: a low rate
+	// the 2-core machine sustains while other packages run beside it (at
+	// 200 a busy CI run once saw the server answer in 1.5 s at p99).
+	r, code, log := verify("--run-id", "e2e_pass", "--rate", "100", "--rate-duration", "5s", "--slo-error-ratio", "0.01",
 		"--sweep", "1,4", "--sweep-duration", "2s",
 		"--mixed-duration", "8s", "--mixed-insert-rate", "2000", "--mixed-batch", "200", "--mixed-flush-every", "2s",
 		"--plot", filepath.Join(dir, "run.svg"))
@@ -121,7 +126,7 @@ func TestVerifierAgainstRealMilvus(t *testing.T) {
 	if sw := r.Sweep; sw == nil || len(sw.Points) != 2 || sw.SerialP99Ms <= 0 || sw.MaxQPS <= 0 {
 		t.Errorf("sweep: %+v", sw)
 	}
-	if rt := r.Rate; rt == nil || rt.Latency.Count+rt.Latency.Errors != 1000 || rt.AchievedQPS < 190 || rt.Latency.P99Ms < rt.Service.P50Ms {
+	if rt := r.Rate; rt == nil || rt.Latency.Count+rt.Latency.Errors != 500 || rt.AchievedQPS < 95 || rt.Latency.P99Ms < rt.Service.P50Ms {
 		t.Errorf("open loop: %+v", rt)
 	}
 	// After inserts, a flush, index, load and searches, the server has

@@ -174,3 +174,163 @@ func TestUnsafeUpgradeStepsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// devAt is overlays/dev.cue moved along the 2.5 -> 2.6 upgrade: phase -1
+// is dev as committed (2.5.16, separate coordinators), 0 dev after the
+// preparatory commit (2.5.16 with the mixCoordinator), 1 to 5 the phases
+// to 2.6.15, 6 dev on 2.6.15 without the upgrade. keepIndexNode keeps
+// components.indexNode whatever the phase.
+func devAt(t testing.TB, phase int, keepIndexNode bool) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(overlaysDir, "dev.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	replace := func(old, new string) {
+		t.Helper()
+		if !strings.Contains(s, old) {
+			t.Fatalf("overlays/dev.cue no longer has %q: update devAt", old)
+		}
+		s = strings.Replace(s, old, new, 1)
+	}
+	if phase < 0 {
+		return s
+	}
+	const separate = "\t\trootCoordinator: replicas:  1\n\t\tqueryCoordinator: replicas: 1\n\t\tdataCoordinator: replicas:  1\n"
+	replace("\t\tcoordinators: \"separate\"\n", "")
+	switch {
+	case phase == 0:
+		replace(separate, "\t\tmixCoordinator: replicas: 1\n")
+		return s
+	case phase <= 5:
+		replace(`version:      "2.5.16"`, fmt.Sprintf("version: \"2.6.15\"\n\t\tupgrade: {from: \"2.5.16\", phase: %d}", phase))
+	default:
+		replace(`version:      "2.5.16"`, `version: "2.6.15"`)
+	}
+	replace(separate, "\t\tmixCoordinator: replicas: 1\n\t\tstreamingNode: replicas: 1\n")
+	if phase >= 5 && !keepIndexNode {
+		replace("\t\tindexNode: replicas:        1\n", "")
+	}
+	return s
+}
+
+func renderDev(t testing.TB, phase int, keepIndexNode bool) (render.FileSet, error) {
+	t.Helper()
+	set, err := spec.Load(copyOverlays(t, []string{"base.cue"}, map[string]string{"dev.cue": devAt(t, phase, keepIndexNode)}))
+	if err != nil {
+		return nil, err
+	}
+	return Environment(set, "dev")
+}
+
+// TestUpgrade25To26: dev from 2.5.16 to 2.6.15, one commit per phase. The
+// chart moves first with every component on 2.5.16 and the streaming
+// service off; the streaming nodes and the mixCoordinator move next, then
+// the query nodes, the data nodes, and the proxies with the index nodes
+// stopped. The index nodes held on 2.5 run without chart 5.0's streaming
+// switch, and the last phase is dev on 2.6.15 byte for byte.
+func TestUpgrade25To26(t *testing.T) {
+	plain, err := renderDev(t, 6, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := map[string]bool{}
+	order := [][]string{nil, {"streamingnode", "mixcoord"}, {"querynode"}, {"datanode"}, {"proxy"}}
+	for phase := 1; phase <= 5; phase++ {
+		fs, err := renderDev(t, phase, false)
+		if err != nil {
+			t.Fatalf("phase %d: %v", phase, err)
+		}
+		if phase == 5 {
+			for _, p := range plain.Paths() {
+				if string(plain[p]) != string(fs[p]) {
+					t.Errorf("the last phase differs from dev on 2.6.15 in %s", p)
+				}
+			}
+			if len(plain) != len(fs) {
+				t.Errorf("the last phase has %d files, dev on 2.6.15 %d", len(fs), len(plain))
+			}
+			continue
+		}
+		got, note, patches := devPins(t, fs)
+		var want []string
+		for _, later := range order[phase:] {
+			want = append(want, later...)
+		}
+		want = append(want, "indexnode")
+		if phase == 1 {
+			want = slices.DeleteFunc(want, func(c string) bool { return c == "streamingnode" }) // not rendered yet
+		}
+		var held []string
+		for c, image := range got {
+			if image != "milvusdb/milvus:v2.5.16" {
+				t.Errorf("phase %d: %s pinned to %s", phase, c, image)
+			}
+			held = append(held, c)
+		}
+		slices.Sort(held)
+		slices.Sort(want)
+		if !slices.Equal(held, want) {
+			t.Errorf("phase %d: held back %v, want %v", phase, held, want)
+		}
+		if !strings.HasPrefix(note, fmt.Sprintf("phase %d of 5 (2.5 -> 2.6): ", phase)) {
+			t.Errorf("phase %d: annotation %q", phase, note)
+		}
+		streaming := strings.Contains(string(fs["values.yaml"]), "streaming:\n  enabled: true")
+		if streaming != (phase >= 2) {
+			t.Errorf("phase %d: streaming.enabled %v", phase, streaming)
+		}
+		if unset := strings.Contains(patches["indexnode"], "MILVUS_STREAMING_SERVICE_ENABLED"); unset != (phase >= 2) {
+			t.Errorf("phase %d: the index nodes' streaming switch removed: %v, want %v", phase, unset, phase >= 2)
+		}
+		if !strings.Contains(string(fs["values.yaml"]), "indexNode:\n  affinity:") {
+			t.Errorf("phase %d: the index nodes are not rendered", phase)
+		}
+		for p := range fs {
+			if strings.HasPrefix(p, "job-milvus-dev-verify-") {
+				jobs[p] = true
+			}
+		}
+	}
+	// dev runs Flux: a Job per phase, the last one dev's own.
+	if len(jobs) != 4 {
+		t.Errorf("verification Jobs %v: each phase must have its own", jobs)
+	}
+}
+
+// devPins is pins for dev, with each pinned component's whole patch.
+func devPins(t *testing.T, fs render.FileSet) (map[string]string, string, map[string]string) {
+	t.Helper()
+	fs2 := render.FileSet{"helmrelease-milvus-prod.yaml": fs["helmrelease-milvus-dev.yaml"]}
+	got, note := pins(t, fs2)
+	patches := map[string]string{}
+	for _, part := range strings.Split(string(fs["helmrelease-milvus-dev.yaml"]), "- patch: |")[1:] {
+		if _, comp, ok := strings.Cut(part, "component="); ok {
+			comp, _, _ = strings.Cut(comp, "\n")
+			patches[comp] = part
+		}
+	}
+	return got, note, patches
+}
+
+// TestUpgrade25To26Refusals: the index nodes stay in the spec until the
+// phase that stops them, and go with it.
+func TestUpgrade25To26Refusals(t *testing.T) {
+	_, err := renderDev(t, 5, true)
+	if err == nil || !strings.Contains(err.Error(), "environments.dev.components.indexNode: phase 5 of the 2.5 -> 2.6 upgrade stops the indexNode") {
+		t.Errorf("index nodes kept in the last phase: %v", err)
+	}
+	src := strings.Replace(devAt(t, 3, false), "\t\tindexNode: replicas:        1\n", "", 1)
+	set, err := spec.Load(copyOverlays(t, []string{"base.cue"}, map[string]string{"dev.cue": src}))
+	if err == nil {
+		_, err = Environment(set, "dev")
+	}
+	if err == nil || !strings.Contains(err.Error(), "components.indexNode: the 2.5 -> 2.6 upgrade keeps the indexNode running until phase 5") {
+		t.Errorf("index nodes dropped in phase 3: %v", err)
+	}
+	// A 2.6 environment not upgrading from 2.5 has no index nodes.
+	if _, err := renderDev(t, 6, true); err == nil || !strings.Contains(err.Error(), `components.indexNode: unknown field "indexNode"`) {
+		t.Errorf("index nodes in a plain 2.6 environment: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/milvus-gitops/milvusgen/model"
@@ -14,17 +15,39 @@ type Phase struct {
 	N int
 	// FromTag and ToTag are the image tags of the source and the target.
 	FromTag, ToTag string
+	// From is the source release.
+	From Version
+	// FromChart and ToChart are the chart versions of the source and the
+	// target (the same within a line).
+	FromChart, ToChart string
 }
 
-// Pinned are the components held on FromTag in this phase.
-func (p *Phase) Pinned() []string { return p.Plan.Pinned(p.N) }
+// Pinned are the components the chart renders in this phase that are held
+// on FromTag: the streaming nodes are not rendered before the streaming
+// service starts.
+func (p *Phase) Pinned() []string {
+	var out []string
+	for _, c := range p.Plan.Pinned(p.N) {
+		if c == "streamingNode" && !p.Streaming() {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Streaming reports whether the chart runs the streaming service in this
+// phase.
+func (p *Phase) Streaming() bool { return p.Plan.Streaming(p.N) }
 
 // Last reports whether the phase moves the last components: it renders as
 // the environment without an upgrade.
 func (p *Phase) Last() bool { return p.N == len(p.Plan.Steps) }
 
 // Describe is the phase for a reviewer.
-func (p *Phase) Describe() string { return p.Plan.Describe(p.N, p.FromTag, p.ToTag) }
+func (p *Phase) Describe() string {
+	return p.Plan.Describe(p.N, p.FromTag, p.ToTag, p.FromChart, p.ToChart)
+}
 
 // Of is env's upgrade phase, nil without one. Its errors are Check's.
 func Of(env *model.Environment) (*Phase, error) {
@@ -57,8 +80,39 @@ func resolve(env *model.Environment) (*Phase, *Violation) {
 	if n := len(plan.Steps); u.Phase > n {
 		return nil, &Violation{"milvus.upgrade.phase", fmt.Sprintf("the %s plan from %s to %s has %d phases (%s)", plan.Transition, from, to, n, plan.Source)}
 	}
-	return &Phase{Plan: plan, N: u.Phase, FromTag: SourceTag(env.Milvus.Image.Tag, env.Milvus.Version, from), ToTag: env.Milvus.Image.Tag}, nil
+	// A component the target does not run stays in the spec, with its
+	// replicas and resources, until the phase that stops it, and is gone
+	// from that phase on (so that the last phase is the target as it is).
+	for _, c := range plan.Pinned(u.Phase) {
+		if _, ok := env.Components[c]; !ok && slices.Contains(plan.Removed(len(plan.Steps)), c) {
+			return nil, &Violation{"components." + c, fmt.Sprintf("the %s upgrade keeps the %s running until phase %d, which stops it: keep components.%s (as it was on %s) until then", plan.Transition, c, removedIn(plan, c), c, from)}
+		}
+	}
+	for _, c := range plan.Removed(u.Phase) {
+		if _, ok := env.Components[c]; ok {
+			return nil, &Violation{"components." + c, fmt.Sprintf("phase %d of the %s upgrade stops the %s (Milvus %s does not run it): remove components.%s", removedIn(plan, c), plan.Transition, c, to.Line(), c)}
+		}
+	}
+	return &Phase{Plan: plan, N: u.Phase, From: from, FromTag: SourceTag(env.Milvus.Image.Tag, env.Milvus.Version, from), ToTag: env.Milvus.Image.Tag,
+		FromChart: Chart(from), ToChart: env.Milvus.Chart.Version}, nil
 }
+
+// removedIn is the phase that stops c.
+func removedIn(p *Plan, c string) int {
+	for i, s := range p.Steps {
+		if slices.Contains(s.Remove, c) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// charts are the Milvus chart versions per line, as the schema pins them
+// (schema/environment.cue _charts; compiler's tests hold the two equal).
+var charts = map[string]string{"2.6": "5.0.19", "2.5": "4.2.58"}
+
+// Chart is the chart version a release of v's line renders with.
+func Chart(v Version) string { return charts[v.Line()] }
 
 // SourceTag is the image tag of the source version: the target's tag with
 // its version replaced, so that a variant (v2.6.15-gpu) stays a variant

@@ -76,10 +76,34 @@ type Plan struct {
 	Transition string
 	// Source is where the order comes from.
 	Source string
-	// Steps are the components that move to the target in each phase,
-	// in order; components a release does not run are skipped.
-	Steps [][]string
+	// Steps are the phases, in order; components a release does not run
+	// are skipped, and so is a step left with nothing to do.
+	Steps []Step
 }
+
+// Step is one phase: what it changes, and what a reviewer must know
+// about the window it opens.
+type Step struct {
+	// Move are the components that run the target image from this phase.
+	Move []string
+	// Remove are the components the target does not run: held on the
+	// source image until this phase, which stops them.
+	Remove []string
+	// Chart: the phase moves the release to the target's chart with every
+	// component still on the source image (the chart's configuration, and
+	// so every pod's config checksum, changes: every pod restarts once, on
+	// the image it runs).
+	Chart bool
+	// Streaming: the streaming service (streaming.enabled, the streaming
+	// nodes' Deployment) starts in this phase; before it, it is off.
+	Streaming bool
+	// Window is what fails while this phase rolls out, or from it until a
+	// later phase completes, by the source that documents it.
+	Window string
+}
+
+// components are what the step touches.
+func (s Step) components() []string { return append(append([]string(nil), s.Move...), s.Remove...) }
 
 // The operator's dependency graphs (milvus-operator v1.3.8,
 // pkg/controllers/dependency_graph.go): a component is updated once
@@ -90,34 +114,91 @@ var (
 	patch26 = Plan{
 		Transition: "2.6 patch release",
 		Source:     "milvus-operator v1.3.8 pkg/controllers/dependency_graph.go (2.6 graph)",
-		Steps:      [][]string{{"mixCoordinator"}, {"streamingNode"}, {"queryNode"}, {"dataNode"}, {"proxy"}},
+		Steps:      moves("mixCoordinator", "streamingNode", "queryNode", "dataNode", "proxy"),
 	}
 	// Milvus 2.5 with the mixCoordinator: IndexNode, MixCoord, QueryNode,
 	// DataNode, Proxy.
 	patch25Mix = Plan{
 		Transition: "2.5 patch release (mixCoordinator)",
 		Source:     "milvus-operator v1.3.8 pkg/controllers/dependency_graph.go (2.5 graph with mixCoord)",
-		Steps:      [][]string{{"indexNode"}, {"mixCoordinator"}, {"queryNode"}, {"dataNode"}, {"proxy"}},
+		Steps:      moves("indexNode", "mixCoordinator", "queryNode", "dataNode", "proxy"),
 	}
 	// Milvus 2.5 with separate coordinators: IndexNode, RootCoord,
 	// DataCoord, IndexCoord, QueryCoord, QueryNode, DataNode, Proxy.
 	patch25Separate = Plan{
 		Transition: "2.5 patch release (separate coordinators)",
 		Source:     "milvus-operator v1.3.8 pkg/controllers/dependency_graph.go (2.5 graph)",
-		Steps: [][]string{{"indexNode"}, {"rootCoordinator"}, {"dataCoordinator"}, {"indexCoordinator"}, {"queryCoordinator"},
-			{"queryNode"}, {"dataNode"}, {"proxy"}},
+		Steps: moves("indexNode", "rootCoordinator", "dataCoordinator", "indexCoordinator", "queryCoordinator",
+			"queryNode", "dataNode", "proxy"),
+	}
+	// Milvus 2.5 (2.5.16 or later, mixCoordinator) to 2.6, chart 4.2 to
+	// 5.0. The order is the operator's upgrade graph for 2.6
+	// (upgrade26ClusterDependencyGraph: StreamingNode, MixCoord,
+	// QueryNode, DataNode, Proxy; used while the spec is 2.6 and the
+	// running image is not, deployment_updater.go IsUpgradingTo26), which
+	// the Milvus maintainers give as "sn -> mixcoord -> qn -> dn -> proxy,
+	// and down all redundant indexnode" (milvus-io/milvus #42492). Three
+	// departures, each for a reason:
+	//   - the chart moves first, on its own, with every component on 2.5:
+	//     chart 5.0's configuration differs from 4.2's, so every pod
+	//     restarts once; doing it apart from any image change keeps a
+	//     failure of the new chart apart from a failure of the new version;
+	//   - the streaming nodes and the mixCoordinator move in one phase: a
+	//     2.6 streaming node does not become ready until a 2.6 mixCoord
+	//     serves the streaming coordinator (its resolver asks for
+	//     mixcoord ">=2.6.0-dev"; milvus-operator #446, still open, where
+	//     the operator's order stalls on exactly this, and PR #447), so a
+	//     phase of streaming nodes alone would never converge;
+	//   - the index nodes stop in the proxies' phase, as the operator
+	//     deletes them once the proxies run 2.6 (deployments.go
+	//     cleanupIndexNodeIfNeeded): a 2.5 node still registered keeps
+	//     the 2.6 write-ahead log read-only (milvus-io/milvus #40532: "open
+	//     a read-only wal if some nodes in cluster is not upgrading to
+	//     2.6"), so a phase between the two would refuse writes until it
+	//     was merged.
+	// The windows are the upstream guide's (milvus.io blog "How to safely
+	// upgrade from Milvus 2.5.x to Milvus 2.6.x"): flush is unavailable
+	// from the data nodes' upgrade until the proxies' completes, and
+	// writes fail while proxies of both versions serve.
+	minor25to26 = Plan{
+		Transition: "2.5 -> 2.6",
+		Source: "milvus-operator v1.3.8 upgrade26ClusterDependencyGraph and cleanupIndexNodeIfNeeded; milvus-operator #446; " +
+			"milvus-io/milvus #42492, #40532; milvus.io blog, how to safely upgrade from 2.5.x to 2.6.x",
+		Steps: []Step{
+			{Chart: true},
+			{Move: []string{"streamingNode", "mixCoordinator"}, Streaming: true,
+				Window: "the streaming nodes become ready once the 2.6 mixCoordinator serves"},
+			{Move: []string{"queryNode"}},
+			{Move: []string{"dataNode"}, Window: "flush is unavailable from this phase until the proxies' phase completes"},
+			{Move: []string{"proxy"}, Remove: []string{"indexNode"},
+				Window: "writes fail while proxies of both versions serve; the index nodes stop (data nodes build indexes in 2.6)"},
+		},
 	}
 )
 
-// For is the plan from one version to another, for a release running
-// the given components (keys) with coordinators "mix" or "separate"; its
-// steps keep only the phases that move a component the release runs.
+// moves is a plan that moves one component per phase.
+func moves(components ...string) []Step {
+	out := make([]Step, len(components))
+	for i, c := range components {
+		out[i] = Step{Move: []string{c}}
+	}
+	return out
+}
+
+// For is the plan from one version to another, for a release whose target
+// runs the given components (keys) with coordinators "mix" or
+// "separate"; its steps keep only what touches a component the release
+// runs (a chart or streaming step is always kept). The components a step
+// removes are kept whether or not the target names them: the source ran
+// them, and the spec carries them until that step (Phase checks it).
 func For(from, to Version, coordinators string, components []string) (*Plan, error) {
 	if err := refuse(from, to, coordinators); err != nil {
 		return nil, err
 	}
 	var base Plan
 	switch {
+	case from.Line() == "2.5" && to.Line() == "2.6":
+		base = minor25to26
 	case to.Line() == "2.6":
 		base = patch26
 	case coordinators == "separate":
@@ -129,33 +210,35 @@ func For(from, to Version, coordinators string, components []string) (*Plan, err
 	for _, c := range components {
 		runs[c] = true
 	}
-	p := &Plan{Transition: base.Transition, Source: base.Source}
-	for _, step := range base.Steps {
-		var keep []string
-		for _, c := range step {
+	keep := func(cs []string) []string {
+		var out []string
+		for _, c := range cs {
 			if runs[c] {
-				keep = append(keep, c)
+				out = append(out, c)
 			}
 		}
-		if len(keep) > 0 {
-			p.Steps = append(p.Steps, keep)
+		return out
+	}
+	p := &Plan{Transition: base.Transition, Source: base.Source}
+	for _, step := range base.Steps {
+		s := step
+		s.Move = keep(step.Move)
+		if len(s.Move)+len(s.Remove) > 0 || s.Chart || s.Streaming {
+			p.Steps = append(p.Steps, s)
 		}
 	}
-	// A component the graph does not name (none today) moves last.
+	// A component the plan does not name (none today) moves last.
 	named := map[string]bool{}
 	for _, s := range p.Steps {
-		for _, c := range s {
+		for _, c := range s.components() {
 			named[c] = true
 		}
 	}
-	var rest []string
 	for _, c := range components {
 		if !named[c] {
-			rest = append(rest, c)
+			last := &p.Steps[len(p.Steps)-1]
+			last.Move = append(last.Move, c)
 		}
-	}
-	if len(rest) > 0 {
-		p.Steps[len(p.Steps)-1] = append(p.Steps[len(p.Steps)-1], rest...)
 	}
 	return p, nil
 }
@@ -185,7 +268,7 @@ func refuse(from, to Version, coordinators string) error {
 		if from.Less(Min26Source) || coordinators != "mix" {
 			return fmt.Errorf("%s -> %s: Milvus 2.6 is reached only from 2.5.16 or later running the mixCoordinator; upgrade to 2.5.16 first (a 2.5 patch upgrade, coordinators \"mix\")", from, to)
 		}
-		return fmt.Errorf("%s -> %s: the 2.5 -> 2.6 plan (chart 4.2 -> 5.0, streaming nodes in, index nodes out) is not available in this version of milvusgen", from, to)
+		return nil
 	case from.Line() != to.Line():
 		return fmt.Errorf("%s -> %s: only patch upgrades within a line, and 2.5 -> 2.6, are planned", from, to)
 	}
@@ -193,11 +276,11 @@ func refuse(from, to Version, coordinators string) error {
 }
 
 // Pinned are the components still on the source image in phase (1-based):
-// those of the steps after it.
+// those the steps after it move or remove.
 func (p *Plan) Pinned(phase int) []string {
 	var out []string
 	for i := phase; i < len(p.Steps); i++ {
-		out = append(out, p.Steps[i]...)
+		out = append(out, p.Steps[i].components()...)
 	}
 	return out
 }
@@ -206,21 +289,65 @@ func (p *Plan) Pinned(phase int) []string {
 func (p *Plan) Moved(phase int) []string {
 	var out []string
 	for i := 0; i < phase && i < len(p.Steps); i++ {
-		out = append(out, p.Steps[i]...)
+		out = append(out, p.Steps[i].Move...)
 	}
 	return out
 }
 
+// Removed are the components stopped by phase.
+func (p *Plan) Removed(phase int) []string {
+	var out []string
+	for i := 0; i < phase && i < len(p.Steps); i++ {
+		out = append(out, p.Steps[i].Remove...)
+	}
+	return out
+}
+
+// Streaming reports whether the streaming service runs in phase: from the
+// step that starts it, or throughout when no step does (the target line
+// runs it or not).
+func (p *Plan) Streaming(phase int) bool {
+	for i, s := range p.Steps {
+		if s.Streaming {
+			return i < phase
+		}
+	}
+	return true
+}
+
 // Describe is the phase for a reviewer: "phase 2 of 5 (2.6 patch
 // release): mixCoordinator, streamingNode on v2.6.15; queryNode,
-// dataNode, proxy stay on v2.6.14".
-func (p *Plan) Describe(phase int, fromTag, toTag string) string {
-	s := fmt.Sprintf("phase %d of %d (%s): %s on %s", phase, len(p.Steps), p.Transition, strings.Join(p.Moved(phase), ", "), toTag)
+// dataNode, proxy stay on v2.6.14", with what the phase does beyond
+// moving images and the window it opens.
+func (p *Plan) Describe(phase int, fromTag, toTag, fromChart, toChart string) string {
+	s := fmt.Sprintf("phase %d of %d (%s): ", phase, len(p.Steps), p.Transition)
+	if moved := p.Moved(phase); len(moved) > 0 {
+		s += fmt.Sprintf("%s on %s", strings.Join(moved, ", "), toTag)
+	} else {
+		s += "nothing on " + toTag + " yet"
+	}
 	if pinned := p.Pinned(phase); len(pinned) == 1 {
 		s += fmt.Sprintf("; %s stays on %s", pinned[0], fromTag)
 	} else if len(pinned) > 1 {
 		s += fmt.Sprintf("; %s stay on %s", strings.Join(pinned, ", "), fromTag)
-	} else {
+	}
+	if phase < 1 || phase > len(p.Steps) {
+		return s
+	}
+	step := p.Steps[phase-1]
+	if step.Chart {
+		s += fmt.Sprintf("; chart %s -> %s: every pod restarts once on the image it runs", fromChart, toChart)
+	}
+	if step.Streaming {
+		s += "; the streaming service starts"
+	}
+	if len(step.Remove) > 0 {
+		s += fmt.Sprintf("; %s stopped", strings.Join(step.Remove, ", "))
+	}
+	if step.Window != "" {
+		s += "; " + step.Window
+	}
+	if phase == len(p.Steps) {
 		s += "; the upgrade is complete: remove milvus.upgrade"
 	}
 	return s

@@ -95,11 +95,24 @@ func releasePatches(env *model.Environment, r Release) ([]Patch, error) {
 			if ph, err = upgrade.Of(env); err == nil && ph != nil {
 				image := env.Images.Repository(env.Milvus.Image.Repository) + ":" + ph.FromTag
 				for _, key := range ph.Pinned() {
-					var b []byte
-					b, err = yamlenc.Marshal([]jsonPatchOp{
+					ops := []jsonPatchOp{
 						{Op: "test", Path: "/spec/template/spec/containers/0/name", Value: model.ComponentLabel(key)},
 						{Op: "replace", Path: "/spec/template/spec/containers/0/image", Value: image},
-					})
+					}
+					// Chart 5.0 switches a 2.5-era component to the streaming
+					// service when streaming is on: its first variable is
+					// MILVUS_STREAMING_SERVICE_ENABLED=1 (templates/
+					// {indexnode,rootcoord,querycoord,datacoord,indexcoord}-
+					// deployment.yaml, 5.0.19). A 2.5 image held back ran
+					// without it under chart 4.2, and runs so still; the test
+					// op fails the patch if the chart moved the variable.
+					if ph.From.Line() == "2.5" && ph.Streaming() && streamingSwitched[key] {
+						ops = append(ops,
+							jsonPatchOp{Op: "test", Path: "/spec/template/spec/containers/0/env/0/name", Value: "MILVUS_STREAMING_SERVICE_ENABLED"},
+							jsonPatchOp{Op: "remove", Path: "/spec/template/spec/containers/0/env/0"})
+					}
+					var b []byte
+					b, err = yamlenc.Marshal(ops)
 					if err != nil {
 						break
 					}
@@ -227,3 +240,7 @@ func hardeningPatch(h Hardening) (string, error) {
 	b, err := yamlenc.Marshal(ops)
 	return string(b), err
 }
+
+// streamingSwitched are the components whose Deployment in chart 5.0.19
+// sets MILVUS_STREAMING_SERVICE_ENABLED when streaming.enabled is on.
+var streamingSwitched = map[string]bool{"indexNode": true, "rootCoordinator": true, "queryCoordinator": true, "dataCoordinator": true, "indexCoordinator": true}

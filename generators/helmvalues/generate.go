@@ -15,6 +15,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/profiles"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // Mount points of Secrets inside the Milvus pods; the schema derives the
@@ -31,6 +32,14 @@ func Generate(env *model.Environment) (*Values, error) {
 	if err != nil {
 		return nil, fmt.Errorf("user.yaml: %w", err)
 	}
+	// An upgrade from 2.5 runs the target's chart without the streaming
+	// service until the phase that starts it (package upgrade).
+	streaming := env.Milvus.Line == "2.6"
+	if ph, err := upgrade.Of(env); err != nil {
+		return nil, err
+	} else if ph != nil && !ph.Streaming() {
+		streaming = false
+	}
 	v := &Values{
 		Cluster: Toggle{Enabled: true},
 		Image: Image{All: ImageAll{
@@ -43,7 +52,7 @@ func Generate(env *model.Environment) (*Values, error) {
 		Labels:                   generators.WithLabels(env.Labels, generators.CloudIdentityPodLabels(env.ServiceAccount.Annotations)),
 		SecurityContext:          podSecurityContext(env.Security),
 		ContainerSecurityContext: containerSecurityContext(env.Security),
-		Streaming:                Streaming{Enabled: env.Milvus.Line == "2.6"},
+		Streaming:                Streaming{Enabled: streaming},
 		ExtraConfigFiles:         map[string]string{"user.yaml": string(userYAML)},
 		// The chart's Service also carries the management port 9091
 		// (/management/stop, GC pause, pprof, WebUI) whenever metrics are

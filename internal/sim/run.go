@@ -376,6 +376,9 @@ func images(ctx context.Context, c *simcluster.Cluster, env *model.Environment) 
 		want[model.ComponentLabel(key)] = env.Milvus.Image.Tag
 	}
 	if ph != nil {
+		if !ph.Streaming() {
+			delete(want, model.ComponentLabel("streamingNode"))
+		}
 		for _, key := range ph.Pinned() {
 			want[model.ComponentLabel(key)] = ph.FromTag
 		}
@@ -395,8 +398,19 @@ func images(ctx context.Context, c *simcluster.Cluster, env *model.Environment) 
 		}
 		image := d.Spec.Template.Spec.Containers[0].Image
 		got[comp] = image
-		if w, ok := want[comp]; ok && !strings.HasSuffix(image, ":"+w) {
+		w, ok := want[comp]
+		switch {
+		case !ok:
+			// A component the spec does not run in this phase (the index
+			// nodes after 2.5 -> 2.6 stops them) must be gone.
+			wrong = append(wrong, fmt.Sprintf("%s runs %s, the spec runs no %s", comp, image, comp))
+		case !strings.HasSuffix(image, ":"+w):
 			wrong = append(wrong, fmt.Sprintf("%s runs %s, the spec says %s", comp, image, w))
+		}
+	}
+	for comp, w := range want {
+		if _, ok := got[comp]; !ok {
+			wrong = append(wrong, fmt.Sprintf("%s: no Deployment, the spec says it runs %s", comp, w))
 		}
 	}
 	sort.Strings(wrong)

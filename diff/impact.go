@@ -11,6 +11,9 @@ import (
 )
 
 const (
+	// phaseAnnotation is generators.UpgradePhaseAnnotation, on the Milvus
+	// HelmRelease or Application of an upgrade phase.
+	phaseAnnotation  = "milvusgen.io/upgrade-phase"
 	valuesID         = "file values.yaml"
 	failureDomainsID = "file failure-domains.yaml"
 )
@@ -68,8 +71,7 @@ func impact(a, b map[string]object, r *Report, rename map[string]string) []Note 
 			}
 			// The upgrade phase, read from both trees: the annotation may
 			// come or go with the whole annotations map.
-			const phaseKey = "milvusgen.io/upgrade-phase"
-			from, to := str(a[o.ID].tree, "metadata", "annotations", phaseKey), str(b[o.ID].tree, "metadata", "annotations", phaseKey)
+			from, to := str(a[o.ID].tree, "metadata", "annotations", phaseAnnotation), str(b[o.ID].tree, "metadata", "annotations", phaseAnnotation)
 			switch {
 			case to != "" && to != from:
 				warn("upgrade %s", to)
@@ -79,7 +81,11 @@ func impact(a, b map[string]object, r *Report, rename map[string]string) []Note 
 		case kind == "Namespace" && o.Status == Removed:
 			warn("Namespace %s removed: everything in it is deleted", nameOf(o.ID))
 		case kind == "Job" && strings.HasSuffix(nameOf(o.ID), "-verify-<hash>") && o.Status == Changed:
-			info("the verification Job runs again: its fault phase deletes a query-node pod")
+			if strings.Contains(fmt.Sprint(b[o.ID].tree), "--fault-selector") { // a map keyed by flag, or the list
+				info("the verification Job runs again: its fault phase deletes a query-node pod")
+			} else {
+				info("the verification Job runs again")
+			}
 		}
 		// Secret references, in changed fields or in whole objects that
 		// come or go.
@@ -155,7 +161,7 @@ func refersToSecret(v any) bool {
 // phase of an upgrade.
 func hasUpgradePhase(m map[string]object) bool {
 	for _, o := range m {
-		if str(o.tree, "metadata", "annotations", "milvusgen.io/upgrade-phase") != "" {
+		if str(o.tree, "metadata", "annotations", phaseAnnotation) != "" {
 			return true
 		}
 	}
@@ -182,17 +188,12 @@ func milvusValuesID(m map[string]object) string {
 }
 
 func valuesImpact(o ObjectChange, from, to map[string]any, phased bool, warn, info func(string, ...any)) {
-	restartAll := map[string]bool{}
+	restartAll := restartCauses(o.Fields)
 	rolls := map[string]bool{}
 	for _, f := range o.Fields {
 		top := f.Path
 		if i := strings.IndexAny(top, ".["); i >= 0 {
 			top = top[:i]
-		}
-		for _, p := range podWide {
-			if top == p {
-				restartAll[p] = true
-			}
 		}
 		for _, c := range components {
 			if top != c {
@@ -201,7 +202,6 @@ func valuesImpact(o ObjectChange, from, to map[string]any, phased bool, warn, in
 			rest := strings.TrimPrefix(f.Path, c+".")
 			switch {
 			case strings.HasPrefix(rest, "activeStandby"):
-				restartAll["activeStandby"] = true // in the config checksum
 			case rest == "replicas" || strings.HasPrefix(rest, "strategy"):
 				// scaling and rollout settings do not roll the pods
 			default:
@@ -213,12 +213,7 @@ func valuesImpact(o ObjectChange, from, to map[string]any, phased bool, warn, in
 		delete(restartAll, "image")
 	}
 	if len(restartAll) > 0 {
-		var what []string
-		for k := range restartAll {
-			what = append(what, k)
-		}
-		sort.Strings(what)
-		warn("every Milvus pod restarts: %s changed (the pod templates or the config checksum change)", strings.Join(what, ", "))
+		warn("every Milvus pod restarts: %s changed (the pod templates or the config checksum change)", strings.Join(sortedKeys(restartAll), ", "))
 	}
 	var rolling []string
 	for c := range rolls {

@@ -712,3 +712,17 @@ func relPath(p string) string {
 	}
 	return r
 }
+
+// Refuse turns violations of a rule outside the spec (an unsafe step from
+// the committed overlay, package upgrade's Gate) into an *Error positioned
+// at the fields to change; nil without any.
+func (s *Set) Refuse(name string, violations []upgrade.Violation) error {
+	var diags []Diagnostic
+	for _, v := range violations {
+		diags = append(diags, s.positioned(name, v.Field, v.Msg)...)
+	}
+	if len(diags) == 0 {
+		return nil
+	}
+	return &Error{Diags: diags}
+}

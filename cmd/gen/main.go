@@ -138,6 +138,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	fs, overlays := newFlags("render", "ENV [-o DIR] | --all -o DIR", stderr)
 	out := fs.StringP("output", "o", "", "write the overlay to DIR/ENV instead of printing the built manifests")
 	all := fs.Bool("all", false, "render every environment (needs -o)")
+	allowRestart := allowRestartFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -147,7 +148,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case *all && fs.NArg() == 0 && *out != "":
-		return renderAll(set, *out, stderr)
+		return renderAll(set, *out, *allowRestart, stderr)
 	case *all && fs.NArg() == 0:
 		fmt.Fprintln(stderr, "gen render --all: needs -o DIR")
 		return exitError
@@ -169,6 +170,9 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	dir := filepath.Join(*out, name)
+	if code, ok := gate(set, name, dir, files, *allowRestart, stderr); !ok {
+		return code
+	}
 	if err := render.Write(dir, files); err != nil {
 		return fail(stderr, fmt.Errorf("render %s: write %s: %w", name, dir, err))
 	}
@@ -178,10 +182,15 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 
 // renderAll renders every environment, or writes nothing, and removes the
 // overlays of environments that no longer exist.
-func renderAll(set *spec.Set, out string, stderr io.Writer) int {
+func renderAll(set *spec.Set, out string, allowRestart bool, stderr io.Writer) int {
 	sets, err := compiler.All(set)
 	if err != nil {
 		return fail(stderr, err)
+	}
+	for _, n := range set.Names() {
+		if code, ok := gate(set, n, filepath.Join(out, n), sets[n], allowRestart, stderr); !ok {
+			return code
+		}
 	}
 	if err := render.WriteAll(out, sets); err != nil {
 		return fail(stderr, fmt.Errorf("render --all: %w", err))
@@ -223,7 +232,9 @@ func orphans(set *spec.Set, out string) []string {
 }
 
 func runVet(args []string, stdout, stderr io.Writer) int {
-	fs, overlays := newFlags("vet", "ENV|FILE...", stderr)
+	fs, overlays := newFlags("vet", "ENV|FILE... [--out DIR]", stderr)
+	out := fs.String("out", "out", "directory of the committed overlays: the step from DIR/ENV to the spec must be safe")
+	allowRestart := allowRestartFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -244,6 +255,15 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 				code = fail(stderr, err)
 				continue
 			}
+			files, err := compiler.Environment(set, name)
+			if err != nil {
+				code = fail(stderr, err)
+				continue
+			}
+			if c, ok := gate(set, name, filepath.Join(*out, name), files, *allowRestart, stderr); !ok {
+				code = c
+				continue
+			}
 			fmt.Fprintf(stdout, "ok %s\n", name)
 			if err := analysis.WriteTable(stdout, env); err != nil {
 				code = fail(stderr, err)
@@ -251,6 +271,30 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// allowRestartFlag is --allow-restart, shared by vet and render.
+func allowRestartFlag(fs *pflag.FlagSet) *bool {
+	return fs.Bool("allow-restart", false, "let an upgrade phase also change what restarts every Milvus pod (the configuration, security contexts, ...)")
+}
+
+// gate refuses an unsafe step from the committed overlay in dir (absent:
+// a new environment) to files, at the spec's fields (compiler.Gate).
+func gate(set *spec.Set, name, dir string, files render.FileSet, allowRestart bool, stderr io.Writer) (int, bool) {
+	committed, err := render.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		return fail(stderr, err), false
+	}
+	err = compiler.Gate(set, name, committed, files, allowRestart)
+	var serr *spec.Error
+	if errors.As(err, &serr) {
+		fmt.Fprintf(stderr, "gen: unsafe step from %s:\n%s\n", dir, indentAfterFirst(serr.Error(), true))
+		return exitError, false
+	}
+	if err != nil {
+		return fail(stderr, err), false
+	}
+	return 0, true
 }
 
 // resolve turns a vet argument into environments: an environment name, or

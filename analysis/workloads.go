@@ -13,6 +13,7 @@ package analysis
 
 import (
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // Workload is one set of interchangeable pods: a Milvus component's
@@ -57,9 +58,15 @@ type Workload struct {
 // name order), then the managed dependencies.
 func Workloads(env *model.Environment) []Workload {
 	var out []Workload
+	// An upgrade from 2.5 starts the streaming nodes in a later phase
+	// (package upgrade): before it, the chart renders none.
+	streamingOff := false
+	if ph, err := upgrade.Of(env); err == nil && ph != nil && !ph.Streaming() {
+		streamingOff = true
+	}
 	for _, key := range env.ComponentNames() {
 		c := env.Components[key]
-		if c.Replicas == 0 {
+		if c.Replicas == 0 || key == "streamingNode" && streamingOff {
 			continue
 		}
 		w := Workload{

@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/milvus-gitops/milvusgen/internal/testspecs"
 	"github.com/milvus-gitops/milvusgen/render"
 	"github.com/milvus-gitops/milvusgen/spec"
 )
@@ -175,42 +176,16 @@ func TestUnsafeUpgradeStepsAreRefused(t *testing.T) {
 	}
 }
 
-// devAt is overlays/dev.cue moved along the 2.5 -> 2.6 upgrade: phase -1
-// is dev as committed (2.5.16, separate coordinators), 0 dev after the
-// preparatory commit (2.5.16 with the mixCoordinator), 1 to 5 the phases
-// to 2.6.15, 6 dev on 2.6.15 without the upgrade. keepIndexNode keeps
-// components.indexNode whatever the phase.
+// devAt is testspecs.DevAt of overlays/dev.cue.
 func devAt(t testing.TB, phase int, keepIndexNode bool) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(overlaysDir, "dev.cue"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(b)
-	replace := func(old, new string) {
-		t.Helper()
-		if !strings.Contains(s, old) {
-			t.Fatalf("overlays/dev.cue no longer has %q: update devAt", old)
-		}
-		s = strings.Replace(s, old, new, 1)
-	}
-	if phase < 0 {
-		return s
-	}
-	const separate = "\t\trootCoordinator: replicas:  1\n\t\tqueryCoordinator: replicas: 1\n\t\tdataCoordinator: replicas:  1\n"
-	replace("\t\tcoordinators: \"separate\"\n", "")
-	switch {
-	case phase == 0:
-		replace(separate, "\t\tmixCoordinator: replicas: 1\n")
-		return s
-	case phase <= 5:
-		replace(`version:      "2.5.16"`, fmt.Sprintf("version: \"2.6.15\"\n\t\tupgrade: {from: \"2.5.16\", phase: %d}", phase))
-	default:
-		replace(`version:      "2.5.16"`, `version: "2.6.15"`)
-	}
-	replace(separate, "\t\tmixCoordinator: replicas: 1\n\t\tstreamingNode: replicas: 1\n")
-	if phase >= 5 && !keepIndexNode {
-		replace("\t\tindexNode: replicas:        1\n", "")
+	s, err := testspecs.DevAt(string(b), phase, keepIndexNode)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return s
 }

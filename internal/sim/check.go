@@ -89,6 +89,11 @@ func (r *Report) Check() []string {
 	for _, d := range r.Misimaged {
 		fail("image: %s", d)
 	}
+	for _, st := range r.Steps {
+		for _, d := range st.Misimaged {
+			fail("%s: image: %s", st.Name, d)
+		}
+	}
 	for _, w := range r.Unspread {
 		fail("%s: the analysis counts it as spread over zones, its live pod template has no zone spread constraint selecting its pods", w)
 	}

@@ -207,6 +207,7 @@ func (d *Deployer) priorityClasses(ctx context.Context) error {
 // their valuesFrom ConfigMaps, post-renderer patches, dependsOn) or Argo
 // CD Applications (values files from the repository, sync waves).
 func (d *Deployer) releasesFrom(objs []*unstructured.Unstructured) error {
+	d.releases = nil // a later state replaces them
 	configMaps := map[string]*unstructured.Unstructured{}
 	for _, o := range objs {
 		if o.GetKind() == "ConfigMap" {

@@ -44,6 +44,27 @@ type Options struct {
 	Log func(format string, args ...any)
 	// Drills to run (the installation and convergence always run).
 	Drain, Zones, Rollout, Fault bool
+	// Then are later states of the environment (the phases of an
+	// upgrade, one commit each), applied in order onto the installed
+	// one, as Flux or Argo CD would sync each commit: each must converge
+	// with the images its spec says before the next. The checks and
+	// drills after them hold the last.
+	Then []Step
+}
+
+// Step is one later state of the environment.
+type Step struct {
+	Name   string
+	Env    *model.Environment
+	Stream []byte
+}
+
+// StepResult is what one state looked like once it converged.
+type StepResult struct {
+	Name      string
+	Converged time.Duration
+	Images    map[string]string
+	Misimaged []string
 }
 
 // Report is what a simulation observed.
@@ -71,6 +92,9 @@ type Report struct {
 	// upgrade phase (or plain version) says they run.
 	Images    map[string]string
 	Misimaged []string
+	// Steps are the installed state and those of Options.Then, when
+	// there are any.
+	Steps []StepResult
 }
 
 // NodesFor is the cluster the spec describes: topology.nodes nodes dealt
@@ -162,6 +186,31 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, fmt.Errorf("%s does not converge: %w", o.Env.Name, err)
 	}
 	rep.Install = time.Since(start)
+	if len(o.Then) > 0 {
+		r := StepResult{Name: "installed", Converged: rep.Install}
+		if r.Images, r.Misimaged, err = images(ctx, c, o.Env); err != nil {
+			return rep, err
+		}
+		rep.Steps = append(rep.Steps, r)
+	}
+	for _, st := range o.Then {
+		log("next state: %s", st.Name)
+		dep.Env, dep.Stream = st.Env, st.Stream
+		start := time.Now()
+		if err := dep.Install(ctx); err != nil {
+			return rep, fmt.Errorf("%s: %s does not converge: %w", o.Env.Name, st.Name, err)
+		}
+		r := StepResult{Name: st.Name, Converged: time.Since(start)}
+		if r.Images, r.Misimaged, err = images(ctx, c, st.Env); err != nil {
+			return rep, err
+		}
+		log("%s converged in %s", st.Name, r.Converged.Round(time.Millisecond))
+		rep.Steps = append(rep.Steps, r)
+		o.Env = st.Env
+	}
+	if len(o.Then) > 0 {
+		rep.Analysis = analysis.Analyse(o.Env)
+	}
 	workloads := analysis.Workloads(o.Env)
 	obs, err := Observe(ctx, c, o.Env.Namespace, workloads)
 	if err != nil {
@@ -238,6 +287,12 @@ func placement(o *Observer, workloads []analysis.Workload) map[string][]string {
 func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "simulated cluster for %s: %d nodes, up in %s, installed and converged in %s\n\n", r.Env, len(r.Nodes),
 		r.Startup.Round(time.Millisecond), r.Install.Round(time.Millisecond))
+	for _, st := range r.Steps {
+		fmt.Fprintf(w, "%s: converged in %s; milvus images: %s\n", st.Name, st.Converged.Round(time.Millisecond), imageList(st.Images))
+	}
+	if len(r.Steps) > 0 {
+		fmt.Fprintln(w)
+	}
 	if len(r.Images) > 0 {
 		comps := make([]string, 0, len(r.Images))
 		for c := range r.Images {
@@ -440,4 +495,17 @@ func ungraced(ctx context.Context, c *simcluster.Cluster, env *model.Environment
 		out = append(out, "no Milvus Deployment found")
 	}
 	return out, nil
+}
+
+// imageList is "component image, ..." in component order.
+func imageList(images map[string]string) string {
+	comps := make([]string, 0, len(images))
+	for c := range images {
+		comps = append(comps, c)
+	}
+	sort.Strings(comps)
+	for i, c := range comps {
+		comps[i] = c + " " + images[c]
+	}
+	return strings.Join(comps, ", ")
 }

@@ -3,6 +3,7 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/internal/simcluster"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/internal/testrender"
+	"github.com/milvus-gitops/milvusgen/internal/testspecs"
 	"github.com/milvus-gitops/milvusgen/render"
 	"github.com/milvus-gitops/milvusgen/spec"
 )
@@ -215,6 +217,88 @@ func TestUpgradePhaseOnTheSimulatedCluster(t *testing.T) {
 	for c, tag := range want {
 		if !strings.HasSuffix(rep.Images[c], ":"+tag) {
 			t.Errorf("%s runs %q, want tag %s", c, rep.Images[c], tag)
+		}
+	}
+}
+
+// TestUpgrade25To26OnTheSimulatedCluster walks dev from 2.5.16 to 2.6.15
+// on one simulated cluster, one commit per state as Flux would sync it:
+// the preparatory commit (2.5.16 with the mixCoordinator, chart 4.2.58),
+// then every phase (chart 5.0.19 on 2.5.16, streaming nodes and
+// mixCoordinator, query nodes, data nodes, proxies with the index nodes
+// stopped), each rendered by gen, built by the real kustomize and
+// installed by the real helm with the post-render patches: each converges
+// with exactly the images its phase says, before the next is applied.
+func TestUpgrade25To26OnTheSimulatedCluster(t *testing.T) {
+	o := options(t, "dev")
+	root := testenv.RepoRoot(t)
+	base, err := os.ReadFile(filepath.Join(root, "overlays", "base.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := os.ReadFile(filepath.Join(root, "overlays", "dev.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(phase int) sim.Step {
+		src, err := testspecs.DevAt(string(dev), phase, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		overlays := t.TempDir()
+		for f, b := range map[string][]byte{"base.cue": base, "dev.cue": []byte(src)} {
+			if err := os.WriteFile(filepath.Join(overlays, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set, err := spec.Load(overlays)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := set.Environment("dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := compiler.Environment(set, "dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "dev")
+		if err := render.Write(out, fs); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("phase %d", phase)
+		if phase == 0 {
+			name = "2.5.16 with the mixCoordinator"
+		}
+		return sim.Step{Name: name, Env: env, Stream: testrender.Run(t, o.Tools.Kustomize, "build", out)}
+	}
+	first := state(0)
+	o.Env, o.Stream = first.Env, first.Stream
+	for phase := 1; phase <= 5; phase++ {
+		o.Then = append(o.Then, state(phase))
+	}
+	rep := simulate(t, o, "dev from 2.5.16 to 2.6.15", 15*time.Minute)
+	old, new := "v2.5.16", "v2.6.15"
+	want := []map[string]string{
+		{"mixcoord": old, "querynode": old, "datanode": old, "proxy": old, "indexnode": old},
+		{"mixcoord": old, "querynode": old, "datanode": old, "proxy": old, "indexnode": old},
+		{"streamingnode": new, "mixcoord": new, "querynode": old, "datanode": old, "proxy": old, "indexnode": old},
+		{"streamingnode": new, "mixcoord": new, "querynode": new, "datanode": old, "proxy": old, "indexnode": old},
+		{"streamingnode": new, "mixcoord": new, "querynode": new, "datanode": new, "proxy": old, "indexnode": old},
+		{"streamingnode": new, "mixcoord": new, "querynode": new, "datanode": new, "proxy": new},
+	}
+	if len(rep.Steps) != len(want) {
+		t.Fatalf("%d states converged, want %d", len(rep.Steps), len(want))
+	}
+	for i, st := range rep.Steps {
+		if len(st.Images) != len(want[i]) {
+			t.Errorf("%s: Deployments %v, want %v", st.Name, st.Images, want[i])
+		}
+		for c, tag := range want[i] {
+			if !strings.HasSuffix(st.Images[c], ":"+tag) {
+				t.Errorf("%s: %s runs %q, want tag %s", st.Name, c, st.Images[c], tag)
+			}
 		}
 	}
 }

@@ -288,3 +288,82 @@ func TestFaultPolicyConfinesTheVerifier(t *testing.T) {
 		t.Errorf("the policy binds only the verifier, yet the admin was refused: %v", err)
 	}
 }
+
+// TestVerifierWaitsForTheImages: the verifier's wait for the Milvus
+// Deployments (--wait-image) and its backup check (--backup-cronjob)
+// against real objects: a Deployment counts only once it runs the image
+// and its controller has rolled it out with no old replica left; a backup
+// counts only when it succeeded recently enough.
+func TestVerifierWaitsForTheImages(t *testing.T) {
+	s := server(t)
+	createNamespace(t, s, "wait-img")
+	dep := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: milvus-x-proxy, namespace: wait-img}
+spec:
+  replicas: 2
+  selector: {matchLabels: {component: proxy}}
+  template:
+    metadata: {labels: {component: proxy}}
+    spec: {containers: [{name: proxy, image: "milvusdb/milvus:%s"}]}
+`
+	apply := func(doc string) {
+		t.Helper()
+		if _, _, err := kubectl(s, []byte(doc), "apply", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func(kind, name, patch string) {
+		t.Helper()
+		if _, _, err := kubectl(s, nil, "patch", kind, name, "-n", "wait-img", "--subresource=status", "--type=merge", "-p", patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(fmt.Sprintf(dep, "v2.5.16"))
+	t.Setenv("KUBECONFIG", s.Kubeconfig)
+	dyn, err := verifier.DynamicClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	want := map[string]string{"milvus-x-proxy": "milvusdb/milvus:v2.6.15"}
+	wait := func(wantErr string) {
+		t.Helper()
+		err := verifier.WaitImages(ctx, dyn, "wait-img", want, 1500*time.Millisecond)
+		if wantErr == "" && err != nil || wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+			t.Fatalf("got %v, want %q", err, wantErr)
+		}
+	}
+	wait("runs milvusdb/milvus:v2.5.16, waiting for milvusdb/milvus:v2.6.15")
+	apply(fmt.Sprintf(dep, "v2.6.15")) // generation 2
+	status("deployment", "milvus-x-proxy", `{"status":{"observedGeneration":1,"replicas":2,"updatedReplicas":0,"readyReplicas":2,"availableReplicas":2}}`)
+	wait("generation not observed yet")
+	status("deployment", "milvus-x-proxy", `{"status":{"observedGeneration":2,"replicas":3,"updatedReplicas":2,"readyReplicas":3,"availableReplicas":3}}`)
+	wait("1 old replicas left")
+	status("deployment", "milvus-x-proxy", `{"status":{"observedGeneration":2,"replicas":2,"updatedReplicas":2,"readyReplicas":1,"availableReplicas":1}}`)
+	wait("1 of 2 replicas available")
+	status("deployment", "milvus-x-proxy", `{"status":{"observedGeneration":2,"replicas":2,"updatedReplicas":2,"readyReplicas":2,"availableReplicas":2}}`)
+	wait("")
+
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	if _, checked, err := verifier.BackupFresh(ctx, dyn, "wait-img", "milvus-x-backup", 26*time.Hour, now); checked || err == nil {
+		t.Fatalf("a missing CronJob is no check: checked %v, %v", checked, err)
+	}
+	apply(`apiVersion: batch/v1
+kind: CronJob
+metadata: {name: milvus-x-backup, namespace: wait-img}
+spec:
+  schedule: "0 2 * * *"
+  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: backup, image: busybox}]}}}}
+`)
+	if age, checked, err := verifier.BackupFresh(ctx, dyn, "wait-img", "milvus-x-backup", 26*time.Hour, now); !checked || age >= 0 || err == nil || !strings.Contains(err.Error(), "has never succeeded") {
+		t.Fatalf("never succeeded: %v %v %v", age, checked, err)
+	}
+	status("cronjob", "milvus-x-backup", `{"status":{"lastSuccessfulTime":"2026-12-07T02:00:00Z"}}`)
+	if age, checked, err := verifier.BackupFresh(ctx, dyn, "wait-img", "milvus-x-backup", 26*time.Hour, now); !checked || err != nil || age != 10*time.Hour {
+		t.Fatalf("10 h old: %v %v %v", age, checked, err)
+	}
+	if _, checked, err := verifier.BackupFresh(ctx, dyn, "wait-img", "milvus-x-backup", 6*time.Hour, now); !checked || err == nil || !strings.Contains(err.Error(), "is 10h0m0s old, more than 6h0m0s") {
+		t.Fatalf("too old: %v %v", checked, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/internal/kubeapi"
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/internal/testrender"
+	"github.com/milvus-gitops/milvusgen/naming"
 )
 
 // createNamespace creates ns for real, enforcing and warning at the
@@ -175,7 +176,7 @@ func TestServiceAccountsHaveLeastPrivilege(t *testing.T) {
 			for _, sa := range accounts {
 				tested++
 				as := fmt.Sprintf("--as=system:serviceaccount:%s:%s", ns, sa)
-				for _, check := range privileges(sa, ns, r.Env.Delivery.Kind == "flux") {
+				for _, check := range privileges(sa, ns, r.Env.Delivery.Kind == "flux", r.Env.Verification.Fault.Enabled, naming.MilvusFullname(r.Env.Release)) {
 					got := canI(t, s, as, check.args...)
 					if got != check.allowed {
 						t.Errorf("%s: can-i %s = %v, want %v", sa, strings.Join(check.args, " "), got, check.allowed)
@@ -242,17 +243,26 @@ type privilege struct {
 // privileges lists what a ServiceAccount may and may not do. Every account
 // is denied the representative dangerous things; accounts with a job get
 // what that job needs, and nothing more.
-func privileges(sa, ns string, flux bool) []privilege {
+func privileges(sa, ns string, flux, fault bool, fullname string) []privilege {
 	denied := func(args ...string) privilege { return privilege{args, false} }
 	allowed := func(args ...string) privilege { return privilege{args, true} }
 	var out []privilege
 	if strings.HasSuffix(sa, "-verify") {
-		// The verifier's fault phase: find query nodes, delete or evict one.
+		// The verifier's fault phase: find query nodes, delete or evict
+		// one; without it, no pod at all.
 		out = append(out,
-			allowed("list", "pods", "-n", ns),
-			allowed("watch", "pods", "-n", ns),
-			allowed("delete", "pods", "-n", ns),
-			allowed("create", "pods", "--subresource=eviction", "-n", ns),
+			privilege{[]string{"list", "pods", "-n", ns}, fault},
+			privilege{[]string{"watch", "pods", "-n", ns}, fault},
+			privilege{[]string{"delete", "pods", "-n", ns}, fault},
+			privilege{[]string{"create", "pods", "--subresource=eviction", "-n", ns}, fault},
+			// Its wait for the images: its own Milvus Deployments, by
+			// name, read only.
+			allowed("get", "deployments.apps/"+fullname+"-proxy", "-n", ns),
+			allowed("get", "deployments.apps/"+fullname+"-querynode", "-n", ns),
+			denied("get", "deployments.apps/another", "-n", ns),
+			denied("list", "deployments.apps", "-n", ns),
+			denied("patch", "deployments.apps/"+fullname+"-proxy", "-n", ns),
+			denied("get", "cronjobs.batch", "-n", ns),
 			denied("delete", "pods", "-n", "default"),
 			denied("patch", "pods", "-n", ns),
 			denied("delete", "services", "-n", ns),

@@ -141,3 +141,27 @@ func Check(env *model.Environment) []Violation {
 	}
 	return nil
 }
+
+// Tags is the image tag each Milvus component the chart renders for env
+// runs in this commit (component key -> tag): the version's, or in an
+// upgrade phase the source's for the components held back; the streaming
+// nodes are left out before the phase that starts them.
+func Tags(env *model.Environment) (map[string]string, error) {
+	ph, err := Of(env)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, key := range env.ComponentNames() {
+		out[key] = env.Milvus.Image.Tag
+	}
+	if ph != nil {
+		if !ph.Streaming() {
+			delete(out, "streamingNode")
+		}
+		for _, key := range ph.Pinned() {
+			out[key] = ph.FromTag
+		}
+	}
+	return out, nil
+}

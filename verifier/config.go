@@ -24,6 +24,13 @@ type Config struct {
 	// WaitHelmRelease names a Flux HelmRelease to wait for (Ready, latest
 	// generation) before anything else.
 	WaitHelmRelease string
+	// WaitImages are Deployments (name -> image) to wait for, each
+	// running its image and rolled out, before measuring.
+	WaitImages map[string]string
+	// BackupCronJob, when set, must have succeeded within BackupMaxAge
+	// before the run measures anything (the run before an upgrade).
+	BackupCronJob string
+	BackupMaxAge  time.Duration
 
 	RunID string
 	// UpgradePhase says which phase of an upgrade the run verifies.
@@ -124,6 +131,10 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	str(&c.HealthURL, "health-url", "", "health endpoint (default http://<host>:9091/healthz)")
 	dur(&c.HealthTimeout, "health-timeout", 2*time.Minute, "how long to wait for Milvus to become healthy (a rollout may be running)")
 	str(&c.WaitHelmRelease, "wait-helmrelease", "", "Flux HelmRelease (in --fault-namespace or the pod's) to wait for, Ready at its latest generation, before measuring")
+	fs.StringToStringVar(&c.WaitImages, "wait-image", nil, "DEPLOYMENT=IMAGE (repeatable; in --fault-namespace or the pod's): wait until each runs its image and has rolled out, before measuring")
+	fromEnv("wait-image")
+	str(&c.BackupCronJob, "backup-cronjob", "", "backup CronJob (in --fault-namespace or the pod's) that must have succeeded within --backup-max-age, or the run fails before measuring")
+	dur(&c.BackupMaxAge, "backup-max-age", 26*time.Hour, "how recent the last successful backup of --backup-cronjob must be")
 
 	str(&c.RunID, "run-id", "", "unique id of this run; the collection is verifier_<run-id> (default: random)")
 	str(&c.UpgradePhase, "upgrade-phase", "", "the phase of an upgrade this run verifies, for the report (the Job passes it)")
@@ -364,4 +375,13 @@ func validName(s string) bool {
 
 func envName(flag string) string {
 	return "VERIFIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// apiNamespace is where the verifier reads and changes Kubernetes objects:
+// --fault-namespace, or the pod's own.
+func (c *Config) apiNamespace() string {
+	if c.FaultNamespace != "" {
+		return c.FaultNamespace
+	}
+	return OwnNamespace()
 }

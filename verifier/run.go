@@ -60,13 +60,46 @@ func Run(ctx context.Context, cfg *Config, deps Deps) *Report {
 			if err != nil {
 				return err
 			}
-			ns := cfg.FaultNamespace
-			if ns == "" {
-				ns = OwnNamespace()
-			}
-			return WaitHelmRelease(ctx, dyn, ns, cfg.WaitHelmRelease, cfg.HealthTimeout)
+			return WaitHelmRelease(ctx, dyn, cfg.apiNamespace(), cfg.WaitHelmRelease, cfg.HealthTimeout)
 		}); err != nil {
 			return fail(err)
+		}
+	}
+	if len(cfg.WaitImages) > 0 {
+		if err := ph.run("images", func() error {
+			dyn, err := deps.Dynamic()
+			if err != nil {
+				return err
+			}
+			return WaitImages(ctx, dyn, cfg.apiNamespace(), cfg.WaitImages, cfg.HealthTimeout)
+		}); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.BackupCronJob != "" {
+		var age time.Duration
+		var checked bool
+		if err := ph.run("backup", func() error {
+			dyn, err := deps.Dynamic()
+			if err != nil {
+				return err
+			}
+			age, checked, err = BackupFresh(ctx, dyn, cfg.apiNamespace(), cfg.BackupCronJob, cfg.BackupMaxAge, time.Now())
+			return err
+		}); err != nil {
+			if !checked {
+				return fail(err)
+			}
+			// A precondition of the upgrade that does not hold: a
+			// failed verification, not a broken run.
+			hours := -1.0
+			if age >= 0 {
+				hours = age.Hours()
+			}
+			r.SLOs = append(r.SLOs, SLOResult{Name: "backup age before the upgrade (h; -1: never)", Want: fmt.Sprintf("<= %g", cfg.BackupMaxAge.Hours()), Actual: hours})
+			r.Error = err.Error()
+			r.Verdict = Fail
+			return r
 		}
 	}
 	if err := ph.run("health", func() error { return health(ctx, deps.HTTP, cfg.HealthURL, cfg.HealthTimeout) }); err != nil {

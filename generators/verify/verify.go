@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/milvus-gitops/milvusgen/generators"
+	"github.com/milvus-gitops/milvusgen/generators/backup"
 	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/naming"
 	"github.com/milvus-gitops/milvusgen/upgrade"
@@ -61,6 +62,19 @@ func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, 
 		// Read its own HelmRelease, to wait until the upgrade is done.
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"helm.toolkit.fluxcd.io"}, Resources: []string{"helmreleases"},
 			ResourceNames: []string{env.Release}, Verbs: []string{"get"}})
+	}
+	// Read the Milvus Deployments, to wait until each runs the image this
+	// commit says and has rolled out.
+	images, err := deploymentImages(env)
+	if err != nil {
+		return nil, err
+	}
+	rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"deployments"},
+		ResourceNames: slices.Sorted(maps.Keys(images)), Verbs: []string{"get"}})
+	if cron := backupCheck(env); cron != "" {
+		// Read the backup CronJob's last success, before the upgrade.
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"batch"}, Resources: []string{"cronjobs"},
+			ResourceNames: []string{cron}, Verbs: []string{"get"}})
 	}
 	role := &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
@@ -188,7 +202,36 @@ func faultPolicy(env *model.Environment, labels map[string]string) []generators.
 }
 
 func needsAPI(env *model.Environment) bool {
-	return env.Verification.Fault.Enabled || env.Delivery.Kind == "flux"
+	return true // it reads the Milvus Deployments (--wait-image)
+}
+
+// deploymentImages are the Milvus Deployments the chart renders (named as
+// its templates name them: <fullname>-<component label>) and the image
+// each runs in this commit (upgrade.Tags; the repository as the values'
+// image.all.repository).
+func deploymentImages(env *model.Environment) (map[string]string, error) {
+	tags, err := upgrade.Tags(env)
+	if err != nil {
+		return nil, err
+	}
+	repo := env.Images.Repository(env.Milvus.Image.Repository)
+	out := map[string]string{}
+	for key, tag := range tags {
+		out[naming.MilvusFullname(env.Release)+"-"+model.ComponentLabel(key)] = repo + ":" + tag
+	}
+	return out, nil
+}
+
+// backupCheck is the backup CronJob whose last success the run checks,
+// or "": in the first phase of an upgrade of an environment with backups,
+// the restore point if the upgrade must be undone (no Milvus upgrade is
+// reversed otherwise). For 2.5 -> 2.6 that phase changes no version yet.
+func backupCheck(env *model.Environment) string {
+	ph, err := upgrade.Of(env)
+	if err != nil || ph == nil || ph.N != 1 || !env.Backup.Enabled {
+		return ""
+	}
+	return backup.CronJobName(env)
 }
 
 func verifyJob(env *model.Environment, labels map[string]string, valuesDigest string) (*batchv1.Job, error) {
@@ -247,6 +290,19 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 	}
 	if env.Delivery.Kind == "flux" {
 		args = append(args, "--wait-helmrelease", env.Release)
+	}
+	// What runs, seen live, before measuring: with Argo CD the parent's
+	// PostSync hook starts before the child Application has synced
+	// Milvus, and in an upgrade phase only some components move.
+	images, err := deploymentImages(env)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range slices.Sorted(maps.Keys(images)) {
+		args = append(args, "--wait-image", d+"="+images[d])
+	}
+	if cron := backupCheck(env); cron != "" {
+		args = append(args, "--backup-cronjob", cron, "--backup-max-age", fmt.Sprintf("%dh", env.Backup.StaleAfterHours))
 	}
 	if v.Fault.Enabled {
 		args = append(args,

@@ -65,6 +65,8 @@ type StepResult struct {
 	Converged time.Duration
 	Images    map[string]string
 	Misimaged []string
+	// Wait is what the verification Job's own pre-measurement checks saw.
+	Wait *WaitResult
 }
 
 // Report is what a simulation observed.
@@ -92,6 +94,9 @@ type Report struct {
 	// upgrade phase (or plain version) says they run.
 	Images    map[string]string
 	Misimaged []string
+	// Wait is what the verification Job's own pre-measurement checks saw
+	// on the installed state (nil without a Job).
+	Wait *WaitResult
 	// Steps are the installed state and those of Options.Then, when
 	// there are any.
 	Steps []StepResult
@@ -186,8 +191,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, fmt.Errorf("%s does not converge: %w", o.Env.Name, err)
 	}
 	rep.Install = time.Since(start)
+	if rep.Wait, err = VerifierWait(ctx, dep); err != nil {
+		return rep, fmt.Errorf("the verification Job's checks: %w", err)
+	}
 	if len(o.Then) > 0 {
-		r := StepResult{Name: "installed", Converged: rep.Install}
+		r := StepResult{Name: "installed", Converged: rep.Install, Wait: rep.Wait}
 		if r.Images, r.Misimaged, err = images(ctx, c, o.Env); err != nil {
 			return rep, err
 		}
@@ -203,6 +211,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		r := StepResult{Name: st.Name, Converged: time.Since(start)}
 		if r.Images, r.Misimaged, err = images(ctx, c, st.Env); err != nil {
 			return rep, err
+		}
+		if r.Wait, err = VerifierWait(ctx, dep); err != nil {
+			return rep, fmt.Errorf("%s: the verification Job's checks: %w", st.Name, err)
 		}
 		log("%s converged in %s", st.Name, r.Converged.Round(time.Millisecond))
 		rep.Steps = append(rep.Steps, r)
@@ -287,8 +298,14 @@ func placement(o *Observer, workloads []analysis.Workload) map[string][]string {
 func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "simulated cluster for %s: %d nodes, up in %s, installed and converged in %s\n\n", r.Env, len(r.Nodes),
 		r.Startup.Round(time.Millisecond), r.Install.Round(time.Millisecond))
+	if r.Wait != nil {
+		fmt.Fprintf(w, "the verification Job's ServiceAccount saw %d Milvus Deployments rolled out on the images it expects\n", r.Wait.Deployments)
+	}
 	for _, st := range r.Steps {
 		fmt.Fprintf(w, "%s: converged in %s; milvus images: %s\n", st.Name, st.Converged.Round(time.Millisecond), imageList(st.Images))
+		if st.Wait != nil && st.Wait.Backup != "" {
+			fmt.Fprintf(w, "  backup check before the upgrade: %s\n", st.Wait.Backup)
+		}
 	}
 	if len(r.Steps) > 0 {
 		fmt.Fprintln(w)
@@ -422,21 +439,13 @@ func unspread(ctx context.Context, c *simcluster.Cluster, env *model.Environment
 // spec says it runs: the version's, or in an upgrade phase the source
 // version's for the components held back by post-render patches.
 func images(ctx context.Context, c *simcluster.Cluster, env *model.Environment) (map[string]string, []string, error) {
-	ph, err := upgrade.Of(env)
+	tags, err := upgrade.Tags(env)
 	if err != nil {
 		return nil, nil, err
 	}
 	want := map[string]string{}
-	for _, key := range env.ComponentNames() {
-		want[model.ComponentLabel(key)] = env.Milvus.Image.Tag
-	}
-	if ph != nil {
-		if !ph.Streaming() {
-			delete(want, model.ComponentLabel("streamingNode"))
-		}
-		for _, key := range ph.Pinned() {
-			want[model.ComponentLabel(key)] = ph.FromTag
-		}
+	for key, tag := range tags {
+		want[model.ComponentLabel(key)] = tag
 	}
 	deps, err := c.Client.AppsV1().Deployments(env.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: "app.kubernetes.io/name=milvus,app.kubernetes.io/instance=" + env.Release,

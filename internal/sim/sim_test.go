@@ -171,53 +171,77 @@ func TestSimulationBites(t *testing.T) {
 	})
 }
 
-// TestUpgradePhaseOnTheSimulatedCluster: prod in phase 2 of a patch
-// upgrade from 2.6.14 (mixCoordinator and streaming nodes moved first, in
-// the operator's order), installed as Flux would: helm renders the target
+// TestUpgradePhaseOnTheSimulatedCluster: prod in phase 1 and then phase 2
+// of a patch upgrade from 2.6.14 (the operator's order: mixCoordinator,
+// then streaming nodes), installed as Flux would: helm renders the target
 // tag for every component and the HelmRelease's post-render patches, run
 // through kustomize, hold the others on v2.6.14. The live Deployments
-// carry exactly those images, and the release converges.
+// carry exactly those images, the release converges, and the
+// verification Job's own identity can read what it waits for: the
+// Deployments, and in phase 1 the backup CronJob, which has never run
+// here, so phase 1's verification would fail until a backup succeeds.
 func TestUpgradePhaseOnTheSimulatedCluster(t *testing.T) {
 	o := options(t, "prod")
 	root := testenv.RepoRoot(t)
-	overlays := t.TempDir()
-	for _, f := range []string{"base.cue", "prod.cue"} {
-		b, err := os.ReadFile(filepath.Join(root, "overlays", f))
+	state := func(phase int) sim.Step {
+		overlays := t.TempDir()
+		for _, f := range []string{"base.cue", "prod.cue"} {
+			b, err := os.ReadFile(filepath.Join(root, "overlays", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(overlays, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		up := fmt.Sprintf("package overlays\n\nenvironments: prod: milvus: upgrade: {from: \"2.6.14\", phase: %d}\n", phase)
+		if err := os.WriteFile(filepath.Join(overlays, "upgrade.cue"), []byte(up), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		set, err := spec.Load(overlays)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(overlays, f), b, 0o644); err != nil {
+		env, err := set.Environment("prod")
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	up := "package overlays\n\nenvironments: prod: milvus: upgrade: {from: \"2.6.14\", phase: 2}\n"
-	if err := os.WriteFile(filepath.Join(overlays, "upgrade.cue"), []byte(up), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := spec.Load(overlays)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := set.Environment("prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := compiler.Environment(set, "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "prod")
-	if err := render.Write(out, fs); err != nil {
-		t.Fatal(err)
-	}
-	o.Env = env
-	o.Stream = testrender.Run(t, o.Tools.Kustomize, "build", out)
-	rep := simulate(t, o, "prod in phase 2 of 2.6.14 -> 2.6.15", 10*time.Minute)
-	want := map[string]string{"mixcoord": "v2.6.15", "streamingnode": "v2.6.15", "querynode": "v2.6.14", "datanode": "v2.6.14", "proxy": "v2.6.14"}
-	for c, tag := range want {
-		if !strings.HasSuffix(rep.Images[c], ":"+tag) {
-			t.Errorf("%s runs %q, want tag %s", c, rep.Images[c], tag)
+		fs, err := compiler.Environment(set, "prod")
+		if err != nil {
+			t.Fatal(err)
 		}
+		out := filepath.Join(t.TempDir(), "prod")
+		if err := render.Write(out, fs); err != nil {
+			t.Fatal(err)
+		}
+		return sim.Step{Name: fmt.Sprintf("phase %d", phase), Env: env, Stream: testrender.Run(t, o.Tools.Kustomize, "build", out)}
+	}
+	first := state(1)
+	o.Env, o.Stream = first.Env, first.Stream
+	o.Then = []sim.Step{state(2)}
+	rep := simulate(t, o, "prod in phases 1 and 2 of 2.6.14 -> 2.6.15", 10*time.Minute)
+	want := []map[string]string{
+		{"mixcoord": "v2.6.15", "streamingnode": "v2.6.14", "querynode": "v2.6.14", "datanode": "v2.6.14", "proxy": "v2.6.14"},
+		{"mixcoord": "v2.6.15", "streamingnode": "v2.6.15", "querynode": "v2.6.14", "datanode": "v2.6.14", "proxy": "v2.6.14"},
+	}
+	if len(rep.Steps) != 2 {
+		t.Fatalf("%d states, want 2", len(rep.Steps))
+	}
+	for i, st := range rep.Steps {
+		for c, tag := range want[i] {
+			if !strings.HasSuffix(st.Images[c], ":"+tag) {
+				t.Errorf("%s: %s runs %q, want tag %s", st.Name, c, st.Images[c], tag)
+			}
+		}
+		if st.Wait == nil || st.Wait.Deployments != 5 {
+			t.Errorf("%s: the verification Job's wait saw %+v, want 5 Deployments", st.Name, st.Wait)
+		}
+	}
+	if b := rep.Steps[0].Wait.Backup; !strings.Contains(b, "has never succeeded") {
+		t.Errorf("phase 1's backup check: %q", b)
+	}
+	if b := rep.Steps[1].Wait.Backup; b != "" {
+		t.Errorf("phase 2 checks no backup: %q", b)
 	}
 }
 

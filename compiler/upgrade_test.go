@@ -262,9 +262,13 @@ func TestUpgrade25To26(t *testing.T) {
 		if !strings.Contains(string(fs["values.yaml"]), "indexNode:\n  affinity:") {
 			t.Errorf("phase %d: the index nodes are not rendered", phase)
 		}
-		for p := range fs {
+		for p, b := range fs {
 			if strings.HasPrefix(p, "job-milvus-dev-verify-") {
 				jobs[p] = true
+				// Writes and flushes measured, where the windows open.
+				if !strings.Contains(string(b), "--mixed-duration") || !strings.Contains(string(b), "--upgrade-phase") {
+					t.Errorf("phase %d: the verification runs no mixed phase or does not say its phase", phase)
+				}
 			}
 		}
 	}

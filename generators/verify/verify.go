@@ -276,8 +276,18 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 		}
 		args = append(args, "--sweep", strings.Join(levels, ","), "--sweep-duration", w.SweepDuration)
 	}
-	if w.MixedDuration != "" {
-		args = append(args, "--mixed-duration", w.MixedDuration)
+	// An upgrade phase also writes, deletes and flushes while searching
+	// (30 s unless the workload says): the windows where flush or writes
+	// fail (package upgrade) are measured there, and the mixed phase
+	// reports errors without failing the run.
+	mixed := w.MixedDuration
+	if ph, err := upgrade.Of(env); err != nil {
+		return nil, err
+	} else if mixed == "" && ph != nil && !ph.Last() {
+		mixed = "30s"
+	}
+	if mixed != "" {
+		args = append(args, "--mixed-duration", mixed)
 	}
 	args = append(args, "--fault-namespace", env.Namespace)
 	// An upgrade's phases each get their own run, which says which it

@@ -375,8 +375,21 @@ func renameIn(v any, key string, rename map[string]string) any {
 }
 
 // replaceToken renames whole names and their prefixes ("milvus-staging",
-// "milvus-staging-backup"), never a name inside another word.
+// "milvus-staging-backup"), never a name inside another word; in a dotted
+// name each part ("<release>-verify-pods.<namespace>", a cluster-scoped
+// object that names both).
 func replaceToken(s string, rename map[string]string) string {
+	if strings.Contains(s, ".") {
+		parts := strings.Split(s, ".")
+		for i, p := range parts {
+			parts[i] = replacePart(p, rename)
+		}
+		return strings.Join(parts, ".")
+	}
+	return replacePart(s, rename)
+}
+
+func replacePart(s string, rename map[string]string) string {
 	keys := make([]string, 0, len(rename))
 	for k := range rename {
 		keys = append(keys, k)
@@ -385,11 +398,12 @@ func replaceToken(s string, rename map[string]string) string {
 		return len(keys[i]) > len(keys[j]) || len(keys[i]) == len(keys[j]) && keys[i] < keys[j]
 	})
 	for _, k := range keys {
-		if s == k || strings.HasPrefix(s, k+"-") || strings.HasPrefix(s, k+".") {
+		if s == k || strings.HasPrefix(s, k+"-") {
 			return rename[k] + s[len(k):]
 		}
 		for _, prefix := range []string{"configmap-", "job-", "poddisruptionbudget-", "serviceaccount-", "role-", "rolebinding-", "cronjob-",
-			"namespace-", "helmrelease-", "application-", "podmonitor-", "prometheusrule-"} {
+			"namespace-", "helmrelease-", "application-", "podmonitor-", "prometheusrule-", "validatingadmissionpolicy-",
+			"validatingadmissionpolicybinding-", "networkpolicy-", "externalsecret-"} {
 			if strings.HasPrefix(s, prefix+k) {
 				return prefix + rename[k] + s[len(prefix)+len(k):]
 			}

@@ -93,3 +93,21 @@ spec: {selector: {matchLabels: {app.kubernetes.io/instance: milvus-prod}}, note:
 		t.Errorf("want only the non-identity field to differ, got %+v", r.Objects)
 	}
 }
+
+// TestRenameDottedNames: a cluster-scoped name that carries both the
+// release and the namespace, and its file in the kustomization, are read
+// as the other environment's in every part.
+func TestRenameDottedNames(t *testing.T) {
+	rename := map[string]string{"milvus-staging": "milvus-prod"}
+	for in, want := range map[string]string{
+		"milvus-staging-verify-pods.milvus-staging":                                       "milvus-prod-verify-pods.milvus-prod",
+		"validatingadmissionpolicy-milvus-staging-verify-pods.milvus-staging.yaml":        "validatingadmissionpolicy-milvus-prod-verify-pods.milvus-prod.yaml",
+		"validatingadmissionpolicybinding-milvus-staging-verify-pods.milvus-staging.yaml": "validatingadmissionpolicybinding-milvus-prod-verify-pods.milvus-prod.yaml",
+		"etcd.milvus-staging-extra.svc":                                                   "etcd.milvus-prod-extra.svc",
+		"notmilvus-staging":                                                               "notmilvus-staging",
+	} {
+		if got := replaceToken(in, rename); got != want {
+			t.Errorf("%s -> %s, want %s", in, got, want)
+		}
+	}
+}

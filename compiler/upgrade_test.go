@@ -13,6 +13,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/internal/testspecs"
 	"github.com/milvus-gitops/milvusgen/render"
 	"github.com/milvus-gitops/milvusgen/spec"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // copyOverlays is a temporary overlays directory with the named files of
@@ -311,5 +312,33 @@ func TestUpgrade25To26Refusals(t *testing.T) {
 	// A 2.6 environment not upgrading from 2.5 has no index nodes.
 	if _, err := renderDev(t, 6, true); err == nil || !strings.Contains(err.Error(), `components.indexNode: unknown field "indexNode"`) {
 		t.Errorf("index nodes in a plain 2.6 environment: %v", err)
+	}
+}
+
+// TestUpgradeKnowsTheSchemasCharts: package upgrade names the source
+// chart of a transition from its own table; it must be the chart the
+// schema pins for that line.
+func TestUpgradeKnowsTheSchemasCharts(t *testing.T) {
+	set, err := spec.Load(overlaysDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, name := range set.Names() {
+		env, err := set.Environment(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := upgrade.ParseVersion(env.Milvus.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := upgrade.Chart(v); got != env.Milvus.Chart.Version {
+			t.Errorf("%s (Milvus %s): upgrade.Chart is %s, the schema pins %s", name, v, got, env.Milvus.Chart.Version)
+		}
+		seen[v.Line()] = true
+	}
+	if !seen["2.5"] || !seen["2.6"] {
+		t.Errorf("the committed environments cover lines %v: both lines must be checked", seen)
 	}
 }

@@ -283,10 +283,24 @@ func stripFileHash(file string) string {
 
 // flagMap reads --flag value, --flag=value and a lone --flag (true) into
 // a map; ok is false for a list that is not all flags, or that repeats
-// one (pflag appends repeated slice flags: their order would matter).
+// one (pflag appends repeated slice flags: their order would matter),
+// except a map flag: a repeated flag whose values are KEY=VALUE with
+// distinct keys (--wait-image NAME=IMAGE) is keyed "--flag[KEY]".
 func flagMap(args []any) (map[string]any, bool) {
 	out := map[string]any{}
+	repeated := map[string]int{}
+	for _, a := range args {
+		if s, ok := a.(string); ok && strings.HasPrefix(s, "--") {
+			k, _, _ := strings.Cut(s, "=")
+			repeated[k]++
+		}
+	}
 	set := func(k string, v any) bool {
+		if s, ok := v.(string); ok && repeated[k] > 1 {
+			if key, val, ok := strings.Cut(s, "="); ok {
+				k, v = k+"["+key+"]", val
+			}
+		}
 		if _, dup := out[k]; dup {
 			return false
 		}

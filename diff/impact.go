@@ -81,7 +81,7 @@ func impact(a, b map[string]object, r *Report, rename map[string]string) []Note 
 		case kind == "Namespace" && o.Status == Removed:
 			warn("Namespace %s removed: everything in it is deleted", nameOf(o.ID))
 		case kind == "Job" && strings.HasSuffix(nameOf(o.ID), "-verify-<hash>") && o.Status == Changed:
-			if strings.Contains(fmt.Sprint(b[o.ID].tree), "--fault-selector") { // a map keyed by flag, or the list
+			if mentionsFlag(b[o.ID].tree, "--fault-selector") {
 				info("the verification Job runs again: its fault phase deletes a query-node pod")
 			} else {
 				info("the verification Job runs again")
@@ -210,7 +210,12 @@ func valuesImpact(o ObjectChange, from, to map[string]any, phased bool, warn, in
 		}
 	}
 	if phased {
+		// The phase note says which components move; chart 5.0 keeps
+		// streaming.enabled out of the configuration (it renders the
+		// streaming nodes, and an environment variable the pins take off
+		// the held-back 2.5 components).
 		delete(restartAll, "image")
+		delete(restartAll, "streaming")
 	}
 	if len(restartAll) > 0 {
 		warn("every Milvus pod restarts: %s changed (the pod templates or the config checksum change)", strings.Join(sortedKeys(restartAll), ", "))
@@ -226,7 +231,9 @@ func valuesImpact(o ObjectChange, from, to map[string]any, phased bool, warn, in
 
 	fromTag, toTag := str(from, "image", "all", "tag"), str(to, "image", "all", "tag")
 	if fromTag != toTag && fromTag != "" && toTag != "" {
-		warn("Milvus image %s -> %s", fromTag, toTag)
+		if !phased { // else the phase note says what runs which
+			warn("Milvus image %s -> %s", fromTag, toTag)
+		}
 		upgradePath(fromTag, toTag, from, warn, info)
 	}
 	for _, c := range components {
@@ -425,4 +432,26 @@ func unionKeys(a, b map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// mentionsFlag reports whether a Job's containers pass flag, in their
+// arguments read as a map by flag (asSets) or as a list.
+func mentionsFlag(job map[string]any, flag string) bool {
+	containers, _ := get(job, "spec", "template", "spec", "containers").([]any)
+	for _, c := range containers {
+		cm, _ := c.(map[string]any)
+		switch args := get(cm, "args").(type) {
+		case map[string]any:
+			if _, ok := args[flag]; ok {
+				return true
+			}
+		case []any:
+			for _, a := range args {
+				if a == flag {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -5,13 +5,20 @@ import (
 	"sort"
 	"strings"
 
+	"sigs.k8s.io/yaml"
+
+	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
+// imagePath is the path the upgrade pins replace (generators/delivery).
+const imagePath = "/spec/template/spec/containers/0/image"
+
 // StateOf reads what a rendered overlay runs: its Milvus image tag, the
 // upgrade phase under way (the release's milvusgen.io/upgrade-phase
-// annotation), whether it runs the mixCoordinator, and its message queue.
-// An overlay without Milvus values has the zero State.
+// annotation) and the tag its pins hold components on, whether it runs
+// the mixCoordinator, and its message queue. An overlay without Milvus
+// values has the zero State.
 func StateOf(files Files) (upgrade.State, error) {
 	m, err := decode(files, nil)
 	if err != nil {
@@ -25,19 +32,85 @@ func StateOf(files Files) (upgrade.State, error) {
 		s.Queue = mqKind(v)
 	}
 	for _, o := range m {
-		if a := str(o.tree, "metadata", "annotations", phaseAnnotation); a != "" {
+		if a := str(o.tree, "metadata", "annotations", generators.UpgradePhaseAnnotation); a != "" {
 			if _, err := fmt.Sscanf(a, "phase %d of %d", &s.Phase, &s.Of); err != nil {
-				return s, fmt.Errorf("%s: annotation %s: %q is not \"phase N of M ...\"", o.id, phaseAnnotation, a)
+				return s, fmt.Errorf("%s: annotation %s: %q is not \"phase N of M ...\"", o.id, generators.UpgradePhaseAnnotation, a)
 			}
+		}
+	}
+	pins, _ := patches(m)
+	for _, image := range pins {
+		if i := strings.LastIndex(image, ":"); i >= 0 {
+			s.PinnedTag = image[i+1:]
 		}
 	}
 	return s, nil
 }
 
-// Restarts are the Milvus values that change from one overlay to the
-// other and restart every Milvus pod (in the pod templates or in the
-// configuration whose checksum annotates every Deployment), the image
-// left out: an upgrade phase changes it for the components it moves.
+// patches are the post-render patches of an overlay's releases (Flux
+// postRenderers, an Argo CD release kustomization): the images the upgrade
+// pins hold components on, and every other patch.
+func patches(m map[string]object) (pins []string, other []string) {
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if p, ok := e.(string); ok && k == "patch" {
+					if image := pinned(p); image != "" {
+						pins = append(pins, image)
+					} else {
+						other = append(other, p)
+					}
+					continue
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		walk(m[id].tree)
+	}
+	sort.Strings(pins)
+	sort.Strings(other)
+	return pins, other
+}
+
+// pinned is the image a JSON patch sets on a Deployment's first
+// container, or "".
+func pinned(patch string) string {
+	var ops []struct {
+		Op, Path string
+		Value    any
+	}
+	if yaml.Unmarshal([]byte(patch), &ops) != nil {
+		return ""
+	}
+	for _, op := range ops {
+		if op.Op == "replace" && op.Path == imagePath {
+			s, _ := op.Value.(string)
+			return s
+		}
+	}
+	return ""
+}
+
+// Restarts are the changes from one overlay to the other that roll Milvus
+// pods, whatever an upgrade phase moves: the values every pod carries
+// (podWide: the pod templates, or the configuration whose checksum
+// annotates every Deployment; of the image, what is not its tag), a
+// component's values other than its replicas and rollout strategy
+// ("queryNode.resources"), and the post-render patches other than the
+// upgrade's image pins ("post-render patches").
 func Restarts(from, to Files) ([]string, error) {
 	a, err := decode(from, nil)
 	if err != nil {
@@ -47,13 +120,42 @@ func Restarts(from, to Files) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	causes := map[string]bool{}
 	fromValues, toValues := milvusValuesID(a), milvusValuesID(b)
-	if fromValues == "" || toValues == "" {
-		return nil, nil
+	if fromValues != "" && toValues != "" {
+		fields := fieldChanges(a[fromValues], b[toValues])
+		causes = restartCauses(fields)
+		delete(causes, "image")
+		for _, f := range fields {
+			top, rest, _ := strings.Cut(f.Path, ".")
+			switch {
+			case top == "image" && f.Path != "image.all.tag":
+				causes[f.Path] = true
+			case isComponent(top) && rest != "" && rest != "replicas" && !strings.HasPrefix(rest, "strategy"):
+				key, _, _ := strings.Cut(rest, ".")
+				key, _, _ = strings.Cut(key, "[")
+				causes[top+"."+key] = true
+			case isComponent(top) && rest == "":
+				// a whole component's values came or went
+				causes[top] = true
+			}
+		}
 	}
-	causes := restartCauses(fieldChanges(a[fromValues], b[toValues]))
-	delete(causes, "image")
+	_, before := patches(a)
+	_, after := patches(b)
+	if strings.Join(before, "\n---\n") != strings.Join(after, "\n---\n") {
+		causes["post-render patches"] = true
+	}
 	return sortedKeys(causes), nil
+}
+
+func isComponent(key string) bool {
+	for _, c := range components {
+		if c == key {
+			return true
+		}
+	}
+	return false
 }
 
 // restartCauses are the top-level values among changed fields that every

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/internal/testenv"
 	"github.com/milvus-gitops/milvusgen/verifier"
+	"k8s.io/client-go/dynamic"
 )
 
 // TestFaultInjectionTouchesOnlyItsTargets runs the verifier's pod killer
@@ -365,5 +367,17 @@ spec:
 	}
 	if _, checked, err := verifier.BackupFresh(ctx, dyn, "wait-img", "milvus-x-backup", 6*time.Hour, now); !checked || err == nil || !strings.Contains(err.Error(), "is 10h0m0s old, more than 6h0m0s") {
 		t.Fatalf("too old: %v %v", checked, err)
+	}
+	// A run whose backup is too old fails before it measures (or
+	// connects): a failed verification, exit 1, with the reason.
+	cfg := &verifier.Config{BackupCronJob: "milvus-x-backup", BackupMaxAge: time.Hour, FaultNamespace: "wait-img", Timeout: time.Minute,
+		WaitImages: want, HealthTimeout: 5 * time.Second}
+	r := verifier.Run(ctx, cfg, verifier.Deps{Dynamic: func() (dynamic.Interface, error) { return dyn, nil }, Log: io.Discard,
+		Connect: func(context.Context, verifier.ConnectOptions) (verifier.Milvus, error) {
+			t.Fatal("a run without a recent backup must not connect")
+			return nil, nil
+		}})
+	if r.Verdict != verifier.Fail || r.ExitCode() != 1 || !strings.Contains(r.Error, "more than 1h0m0s") || len(r.SLOs) != 1 || r.SLOs[0].Pass {
+		t.Errorf("verdict %s, exit %d, error %q, SLOs %+v", r.Verdict, r.ExitCode(), r.Error, r.SLOs)
 	}
 }

@@ -61,6 +61,10 @@ type Milvus struct {
 type Upgrade struct {
 	From  string `json:"from"`
 	Phase int    `json:"phase"`
+	// AllowRestart lets this phase's commit also roll pods the phase
+	// does not move (gen vet refuses it otherwise, and when nothing needs
+	// it).
+	AllowRestart bool `json:"allowRestart"`
 }
 
 // Chart is the pinned Milvus Helm chart.

@@ -152,16 +152,40 @@ func Tags(env *model.Environment) (map[string]string, error) {
 		return nil, err
 	}
 	out := map[string]string{}
-	for _, key := range env.ComponentNames() {
+	for _, key := range Running(env) {
 		out[key] = env.Milvus.Image.Tag
 	}
 	if ph != nil {
-		if !ph.Streaming() {
-			delete(out, "streamingNode")
-		}
 		for _, key := range ph.Pinned() {
 			out[key] = ph.FromTag
 		}
 	}
 	return out, nil
+}
+
+// Running are the components the chart renders for env in this commit,
+// sorted: the spec's, without the streaming nodes before the phase that
+// starts them.
+func Running(env *model.Environment) []string {
+	ph, err := Of(env)
+	var out []string
+	for _, key := range env.ComponentNames() {
+		if key == "streamingNode" && err == nil && ph != nil && !ph.Streaming() {
+			continue
+		}
+		out = append(out, key)
+	}
+	return out
+}
+
+// MetricsLine is the version line whose metrics the monitoring of env
+// watches in this commit: the target's, except during an upgrade from
+// another line until its last phase, while the source's components still
+// carry the write path (the 2.5 proxies write to the queue themselves
+// until they move).
+func MetricsLine(env *model.Environment) string {
+	if ph, err := Of(env); err == nil && ph != nil && !ph.Last() && ph.From.Line() != env.Milvus.Line {
+		return ph.From.Line()
+	}
+	return env.Milvus.Line
 }

@@ -20,18 +20,20 @@ type State struct {
 	// Queue is the message queue Milvus writes to ("pulsar", "kafka",
 	// "woodpecker", or "" when none is configured).
 	Queue string
+	// PinnedTag is the tag the upgrade's post-render pins hold components
+	// on ("" without pins).
+	PinnedTag string
 }
 
 // Commit is the change a commit makes, for Gate: the environment as the
-// commit leaves it, the message queue it configures, and the settings it
-// changes that restart every Milvus pod (package diff reads them off the
-// rendered overlays, the image tag left out).
+// commit leaves it, the message queue it configures, and the changes that
+// roll Milvus pods whatever a phase moves (package diff, Restarts: a
+// top-level value such as "extraConfigFiles", a component's value such as
+// "queryNode.resources", "post-render patches").
 type Commit struct {
 	Env      *model.Environment
 	Queue    string
 	Restarts []string
-	// AllowRestart lets a phase carry a change that restarts every pod.
-	AllowRestart bool
 }
 
 // Gate refuses a commit that moves an environment from the committed
@@ -65,11 +67,23 @@ func Gate(prev State, s Commit) []Violation {
 			add("milvus.version", "%s -> %s changes the line: upgrade in phases, milvus.upgrade: {from: %q, phase: 1} (see the README, Upgrades in phases)", prev.Tag, tag, prevVersion.String())
 		}
 	} else {
+		u := env.Milvus.Upgrade
 		// Where the committed overlay stands in this upgrade.
 		at := -1
 		switch {
 		case prev.Tag == "":
 			// A new environment: nothing runs yet.
+		case prev.Phase > 0 && prev.Tag != ph.ToTag:
+			// The target is the tag the chart renders in every phase.
+			field := "milvus.version"
+			if version.String() == strings.TrimPrefix(strings.SplitN(prev.Tag, "-", 2)[0], "v") {
+				field = "milvus.image.tag"
+			}
+			add(field, "the committed overlay is in phase %d of an upgrade to %s: finish it before changing its target (%s now)", prev.Phase, prev.Tag, ph.ToTag)
+		case prev.Phase > 0 && prev.PinnedTag != "" && prev.PinnedTag != ph.FromTag:
+			add("milvus.upgrade.from", "the committed overlay holds components on %s in phase %d: changing from would move them to %s outside the plan; keep from: %q", prev.PinnedTag, prev.Phase, ph.FromTag, strings.TrimPrefix(prev.PinnedTag, "v"))
+		case prev.Phase > 0 && prev.Of != len(ph.Plan.Steps):
+			add("milvus.upgrade.phase", "the committed overlay is in phase %d of a %d-phase plan, this commit's plan has %d: the plan cannot change mid-upgrade", prev.Phase, prev.Of, len(ph.Plan.Steps))
 		case prev.Phase > 0:
 			at = prev.Phase
 		case prev.Tag == ph.FromTag:
@@ -77,42 +91,36 @@ func Gate(prev State, s Commit) []Violation {
 		case prev.Tag == ph.ToTag:
 			at = len(ph.Plan.Steps) // the last phase renders as the target
 		default:
-			add("milvus.upgrade.from", "the committed overlay runs %s, not %s: from names what every component runs before phase 1", prev.Tag, ph.FromTag)
+			field := "milvus.upgrade.from"
+			if strings.SplitN(prev.Tag, "-", 2)[0] == strings.SplitN(ph.FromTag, "-", 2)[0] {
+				field = "milvus.image.tag" // the same release, another variant
+			}
+			add(field, "the committed overlay runs %s, not %s: from names the release every component runs before phase 1, milvus.image.tag its variant", prev.Tag, ph.FromTag)
 		}
 		switch {
 		case at < 0:
 		case ph.N > at+1:
 			add("milvus.upgrade.phase", "phase %d skips phase %d: the committed overlay is %s; advance one phase per commit, each verified before the next", ph.N, at+1, where(prev, at))
+			at = -1
 		case ph.N < at:
 			add("milvus.upgrade.phase", "phase %d goes back from phase %d: that would move components back to %s, a downgrade Milvus does not support; to roll back, restore the backup taken before phase 1", ph.N, at, ph.FromTag)
+			at = -1
 		}
 		if at == 0 && ph.From.Line() == "2.5" && version.Line() == "2.6" && !prev.Mix {
 			add("milvus.upgrade.from", "the committed overlay runs separate coordinators: Milvus 2.6 is reached from 2.5.16 or later running the mixCoordinator; switch to coordinators \"mix\" on %s in a commit of its own first", prev.Tag)
 		}
-		// What the phase changes itself is not "something else": the
-		// streaming switch in the phase that starts the service, and in
-		// the phase that moves the chart (which restarts every pod anyway)
-		// the configuration of the target line, which drops the keys of
-		// components it does not have (the 2.5 index nodes then stop with
-		// their own graceful-stop default, cut short by the pod's grace
-		// period). That phase cannot tell a configuration change of the
-		// user's from the line's: gen diff lists both.
-		var restarts []string
-		for _, r := range s.Restarts {
-			if ph.N > 0 {
-				step := ph.Plan.Steps[ph.N-1]
-				if r == "streaming" && step.Streaming || r == "extraConfigFiles" && step.Chart {
-					continue
-				}
-			}
-			restarts = append(restarts, r)
-		}
-		if at >= 0 && ph.N != at && len(restarts) > 0 && !s.AllowRestart {
-			add("milvus.upgrade.phase", "this commit moves to phase %d and also changes %s, which restarts every Milvus pod: make that a commit of its own, before or after the phase (or pass --allow-restart)", ph.N, strings.Join(restarts, ", "))
+		restarts := ph.beyond(s.Restarts)
+		switch {
+		case at >= 0 && ph.N != at && len(restarts) > 0 && !u.AllowRestart:
+			add("milvus.upgrade.phase", "this commit moves to phase %d and also changes %s, which rolls Milvus pods the phase does not move: make that a commit of its own, before or after the phase (or allow it for this commit: milvus.upgrade.allowRestart: true)", ph.N, strings.Join(restarts, ", "))
+		case u.AllowRestart && (len(restarts) == 0 || at >= 0 && ph.N == at):
+			// An allowance that outlives its commit would wave through
+			// the next phase's.
+			add("milvus.upgrade.allowRestart", "nothing in this commit needs it: remove it, so that it does not allow a later phase to roll pods it does not move")
 		}
 	}
 	if prev.Queue != "" && s.Queue != prev.Queue && (versionChanges || ph != nil || prev.Phase > 0) {
-		add("dependencies.messageQueue.type", "the message queue changes (%s -> %s) in the same commit as the Milvus version: Milvus switches its queue only at 3.0 or later and by an explicit call; keep the queue through the upgrade", prev.Queue, s.Queue)
+		add("dependencies.messageQueue.type", "the message queue changes (%s -> %s) during an upgrade or with a version change: Milvus switches its queue only at 3.0 or later and by an explicit call; keep the queue through the upgrade, and change it in a commit of its own", prev.Queue, s.Queue)
 	}
 	return out
 }
@@ -122,4 +130,37 @@ func where(prev State, at int) string {
 		return "on " + prev.Tag + " without an upgrade"
 	}
 	return fmt.Sprintf("in phase %d", at)
+}
+
+// beyond are the restart causes this phase does not account for itself:
+// not the streaming switch of the phase that starts the service; not the
+// configuration in the phase that moves the chart (which restarts every
+// pod anyway, and drops the keys of components the target line does not
+// have: the 2.5 index nodes then stop with their own graceful-stop
+// default, cut short by the pod's grace period; that phase cannot tell a
+// configuration change of the user's from the line's, and gen diff lists
+// both); not a component it moves or stops, nor the streaming nodes
+// before they run.
+func (p *Phase) beyond(causes []string) []string {
+	if p.N < 1 || p.N > len(p.Plan.Steps) {
+		return causes
+	}
+	step := p.Plan.Steps[p.N-1]
+	own := map[string]bool{}
+	for _, c := range step.components() {
+		own[c] = true
+	}
+	if !p.Streaming() {
+		own["streamingNode"] = true
+	}
+	var out []string
+	for _, r := range causes {
+		component, _, _ := strings.Cut(r, ".")
+		switch {
+		case r == "streaming" && step.Streaming, r == "extraConfigFiles" && step.Chart, own[component]:
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -138,7 +138,6 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	fs, overlays := newFlags("render", "ENV [-o DIR] | --all -o DIR", stderr)
 	out := fs.StringP("output", "o", "", "write the overlay to DIR/ENV instead of printing the built manifests")
 	all := fs.Bool("all", false, "render every environment (needs -o)")
-	allowRestart := allowRestartFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -148,7 +147,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case *all && fs.NArg() == 0 && *out != "":
-		return renderAll(set, *out, *allowRestart, stderr)
+		return renderAll(set, *out, stderr)
 	case *all && fs.NArg() == 0:
 		fmt.Fprintln(stderr, "gen render --all: needs -o DIR")
 		return exitError
@@ -170,7 +169,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	dir := filepath.Join(*out, name)
-	if code, ok := gate(set, name, dir, files, *allowRestart, stderr); !ok {
+	if code, ok := gate(set, name, dir, files, stderr); !ok {
 		return code
 	}
 	if err := render.Write(dir, files); err != nil {
@@ -182,13 +181,13 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 
 // renderAll renders every environment, or writes nothing, and removes the
 // overlays of environments that no longer exist.
-func renderAll(set *spec.Set, out string, allowRestart bool, stderr io.Writer) int {
+func renderAll(set *spec.Set, out string, stderr io.Writer) int {
 	sets, err := compiler.All(set)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	for _, n := range set.Names() {
-		if code, ok := gate(set, n, filepath.Join(out, n), sets[n], allowRestart, stderr); !ok {
+		if code, ok := gate(set, n, filepath.Join(out, n), sets[n], stderr); !ok {
 			return code
 		}
 	}
@@ -234,9 +233,16 @@ func orphans(set *spec.Set, out string) []string {
 func runVet(args []string, stdout, stderr io.Writer) int {
 	fs, overlays := newFlags("vet", "ENV|FILE... [--out DIR]", stderr)
 	out := fs.String("out", "out", "directory of the committed overlays: the step from DIR/ENV to the spec must be safe")
-	allowRestart := allowRestartFlag(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	// A --out that names no directory must not switch the check off; the
+	// default may be missing (a repository that has rendered nothing yet).
+	if _, err := os.Stat(*out); err != nil {
+		if fs.Changed("out") {
+			return fail(stderr, fmt.Errorf("--out %s: %w", *out, err))
+		}
+		fmt.Fprintf(stderr, "gen vet: no committed overlays in %s: the step from them is not checked\n", *out)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -260,7 +266,7 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 				code = fail(stderr, err)
 				continue
 			}
-			if c, ok := gate(set, name, filepath.Join(*out, name), files, *allowRestart, stderr); !ok {
+			if c, ok := gate(set, name, filepath.Join(*out, name), files, stderr); !ok {
 				code = c
 				continue
 			}
@@ -273,19 +279,14 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// allowRestartFlag is --allow-restart, shared by vet and render.
-func allowRestartFlag(fs *pflag.FlagSet) *bool {
-	return fs.Bool("allow-restart", false, "let an upgrade phase also change what restarts every Milvus pod (the configuration, security contexts, ...)")
-}
-
 // gate refuses an unsafe step from the committed overlay in dir (absent:
 // a new environment) to files, at the spec's fields (compiler.Gate).
-func gate(set *spec.Set, name, dir string, files render.FileSet, allowRestart bool, stderr io.Writer) (int, bool) {
+func gate(set *spec.Set, name, dir string, files render.FileSet, stderr io.Writer) (int, bool) {
 	committed, err := render.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
 		return fail(stderr, err), false
 	}
-	err = compiler.Gate(set, name, committed, files, allowRestart)
+	err = compiler.Gate(set, name, committed, files)
 	var serr *spec.Error
 	if errors.As(err, &serr) {
 		fmt.Fprintf(stderr, "gen: unsafe step from %s:\n%s\n", dir, indentAfterFirst(serr.Error(), true))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/milvus-gitops/milvusgen/generators"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // PodSecurityVersion pins the Pod Security Standards version the namespace
@@ -61,7 +62,7 @@ func PodDisruptionBudgets(env *model.Environment) []*policyv1.PodDisruptionBudge
 	maxUnavailable := intstr.FromInt32(env.Availability.MaxUnavailable)
 	// A crash-looping pod must not block a drain: it serves nothing.
 	alwaysAllow := policyv1.AlwaysAllow
-	for _, key := range env.ComponentNames() {
+	for _, key := range upgrade.Running(env) {
 		out = append(out, &policyv1.PodDisruptionBudget{
 			TypeMeta: metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
 			ObjectMeta: metav1.ObjectMeta{

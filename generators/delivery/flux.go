@@ -98,6 +98,14 @@ func flux(env *model.Environment, deps []Release) (*Result, error) {
 			if a, err := upgradeAnnotation(env); err != nil {
 				return nil, err
 			} else if a != "" {
+				// A failed phase stays failed for a person to look at:
+				// Helm's rollback would return to the previous phase,
+				// moving the components this one moved back to the
+				// source image, a downgrade Milvus does not support
+				// (mixCoord migrates the metadata). No retry either: a
+				// retry of a failed upgrade is a rollback first.
+				no := false
+				release.Spec.Upgrade.Remediation = &helmv2.UpgradeRemediation{Retries: 0, RemediateLastFailure: &no}
 				release.Annotations = map[string]string{generators.UpgradePhaseAnnotation: a}
 			}
 		}

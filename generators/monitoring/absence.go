@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // absenceRules fire when what should be scraped is not: a rule on a
@@ -20,7 +21,7 @@ func absenceRules(env *model.Environment) []Rule {
 	sel := Selector(env)
 	wait := absentFor(env)
 	out := &alerts{env: env}
-	for _, key := range env.ComponentNames() {
+	for _, key := range upgrade.Running(env) {
 		c := model.ComponentLabel(key)
 		replicas := env.Components[key].Replicas
 		out.add(Rule{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // Dashboard is the Grafana dashboard JSON model (schemaVersion 39) with
@@ -264,7 +265,7 @@ func milvusPanels(env *model.Environment) []panelSpec {
 			{Expr: fmt.Sprintf(`sum by (component) (up{%s})`, sel), LegendFormat: "{{component}}"},
 		}},
 	}
-	if env.Milvus.Line == "2.6" {
+	if upgrade.MetricsLine(env) == "2.6" {
 		panels = append(panels, panelSpec{"WAL append latency p99", "Streaming nodes' appends to the log, against the proxies' 200 ms time tick.", "s", slo(timeTickIntervalMs / 1000.0), []Target{
 			{Expr: fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(milvus_wal_append_message_duration_seconds_bucket{%s, status="ok"}[5m])))`, sel), LegendFormat: "p99"},
 		}})

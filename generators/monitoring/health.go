@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // Facts from Milvus' configs/milvus.yaml (v2.5.16 and v2.6.15 agree) that
@@ -33,7 +34,7 @@ func milvusHealthRules(env *model.Environment) []Rule {
 	sel := Selector(env)
 	out := &alerts{env: env}
 	mq := env.Dependencies.MessageQueue.Type
-	switch env.Milvus.Line {
+	switch upgrade.MetricsLine(env) {
 	case "2.6":
 		// 2.6 writes through the streaming node's WAL; its append
 		// duration covers the message queue underneath.

@@ -2,12 +2,14 @@ package monitoring
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/milvus-gitops/milvusgen/generators/backup"
 	"github.com/milvus-gitops/milvusgen/model"
+	"github.com/milvus-gitops/milvusgen/upgrade"
 )
 
 // RuleFile is a Prometheus rule file.
@@ -217,8 +219,10 @@ type nodeCount struct {
 }
 
 func nodeCounts(env *model.Environment) []nodeCount {
+	// A streaming node registers with the query coordinator too, once
+	// it runs (upgrade.Running).
 	queryNodes := env.Components["queryNode"].Replicas
-	if sn, ok := env.Components["streamingNode"]; ok {
+	if sn, ok := env.Components["streamingNode"]; ok && slices.Contains(upgrade.Running(env), "streamingNode") {
 		queryNodes += sn.Replicas
 	}
 	return []nodeCount{

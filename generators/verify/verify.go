@@ -91,10 +91,7 @@ func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, 
 	if err != nil {
 		return nil, err
 	}
-	if !needsAPI(env) {
-		// Without a fault or a HelmRelease to wait for, no API access at all.
-		return []generators.Object{sa, job}, nil
-	}
+	// It always reads the Milvus Deployments it waits for (--wait-image).
 	objs := []generators.Object{sa, role, binding, job}
 	if v.Fault.Enabled {
 		objs = append(objs, faultPolicy(env, labels)...)
@@ -199,10 +196,6 @@ func faultPolicy(env *model.Environment, labels map[string]string) []generators.
 		},
 	}
 	return []generators.Object{policy, binding}
-}
-
-func needsAPI(env *model.Environment) bool {
-	return true // it reads the Milvus Deployments (--wait-image)
 }
 
 // deploymentImages are the Milvus Deployments the chart renders (named as
@@ -328,7 +321,7 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 	if c := v.MilvusCredentials; c != nil {
 		env2 = append(env2, generators.SecretEnv("MILVUS_USERNAME", c.Username.Name, c.Username.Key), generators.SecretEnv("MILVUS_PASSWORD", c.Password.Name, c.Password.Key))
 	}
-	automount := needsAPI(env)
+	automount := true  // the Role's reads (--wait-image)
 	grace := int64(90) // the verifier's cleanup gets up to 60 s after SIGTERM
 	no := false
 	zero := int32(0)

@@ -183,38 +183,17 @@ func TestSimulationBites(t *testing.T) {
 func TestUpgradePhaseOnTheSimulatedCluster(t *testing.T) {
 	o := options(t, "prod")
 	root := testenv.RepoRoot(t)
+	read := func(f string) []byte {
+		b, err := os.ReadFile(filepath.Join(root, "overlays", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	base, prod := read("base.cue"), read("prod.cue")
 	state := func(phase int) sim.Step {
-		overlays := t.TempDir()
-		for _, f := range []string{"base.cue", "prod.cue"} {
-			b, err := os.ReadFile(filepath.Join(root, "overlays", f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(overlays, f), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 		up := fmt.Sprintf("package overlays\n\nenvironments: prod: milvus: upgrade: {from: \"2.6.14\", phase: %d}\n", phase)
-		if err := os.WriteFile(filepath.Join(overlays, "upgrade.cue"), []byte(up), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		set, err := spec.Load(overlays)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := set.Environment("prod")
-		if err != nil {
-			t.Fatal(err)
-		}
-		fs, err := compiler.Environment(set, "prod")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join(t.TempDir(), "prod")
-		if err := render.Write(out, fs); err != nil {
-			t.Fatal(err)
-		}
-		return sim.Step{Name: fmt.Sprintf("phase %d", phase), Env: env, Stream: testrender.Run(t, o.Tools.Kustomize, "build", out)}
+		return renderState(t, o, "prod", fmt.Sprintf("phase %d", phase), map[string][]byte{"base.cue": base, "prod.cue": prod, "upgrade.cue": []byte(up)})
 	}
 	first := state(1)
 	o.Env, o.Stream = first.Env, first.Stream
@@ -269,33 +248,11 @@ func TestUpgrade25To26OnTheSimulatedCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		overlays := t.TempDir()
-		for f, b := range map[string][]byte{"base.cue": base, "dev.cue": []byte(src)} {
-			if err := os.WriteFile(filepath.Join(overlays, f), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		set, err := spec.Load(overlays)
-		if err != nil {
-			t.Fatal(err)
-		}
-		env, err := set.Environment("dev")
-		if err != nil {
-			t.Fatal(err)
-		}
-		fs, err := compiler.Environment(set, "dev")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join(t.TempDir(), "dev")
-		if err := render.Write(out, fs); err != nil {
-			t.Fatal(err)
-		}
 		name := fmt.Sprintf("phase %d", phase)
 		if phase == 0 {
 			name = "2.5.16 with the mixCoordinator"
 		}
-		return sim.Step{Name: name, Env: env, Stream: testrender.Run(t, o.Tools.Kustomize, "build", out)}
+		return renderState(t, o, "dev", name, map[string][]byte{"base.cue": base, "dev.cue": []byte(src)})
 	}
 	first := state(0)
 	o.Env, o.Stream = first.Env, first.Stream
@@ -325,4 +282,34 @@ func TestUpgrade25To26OnTheSimulatedCluster(t *testing.T) {
 			}
 		}
 	}
+}
+
+// renderState renders environment env of the overlay files (name ->
+// source) into a temporary out/ and builds it with the real kustomize: a
+// state for Options.Then, named name.
+func renderState(t *testing.T, o sim.Options, env, name string, files map[string][]byte) sim.Step {
+	t.Helper()
+	overlays := t.TempDir()
+	for f, b := range files {
+		if err := os.WriteFile(filepath.Join(overlays, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := spec.Load(overlays)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := set.Environment(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := compiler.Environment(set, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), env)
+	if err := render.Write(out, fs); err != nil {
+		t.Fatal(err)
+	}
+	return sim.Step{Name: name, Env: e, Stream: testrender.Run(t, o.Tools.Kustomize, "build", out)}
 }

@@ -10,21 +10,34 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/render"
 	"github.com/milvus-gitops/milvusgen/spec"
 )
 
 // Environment renders one environment of the overlay directory.
 func Environment(set *spec.Set, name string) (render.FileSet, error) {
+	r, err := Render(set, name)
+	return r.Files, err
+}
+
+// Rendered is an environment and its overlay.
+type Rendered struct {
+	Env   *model.Environment
+	Files render.FileSet
+}
+
+// Render is Environment with the validated environment it rendered.
+func Render(set *spec.Set, name string) (Rendered, error) {
 	env, err := set.Environment(name)
 	if err != nil {
-		return nil, err
+		return Rendered{}, err
 	}
 	fs, err := render.Environment(env)
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, err)
+		return Rendered{}, fmt.Errorf("render %s: %w", name, err)
 	}
-	return fs, nil
+	return Rendered{env, fs}, nil
 }
 
 // All renders every environment, or none: any invalid environment stops
@@ -36,16 +49,29 @@ func All(set *spec.Set) (map[string]render.FileSet, error) { return Each(set, se
 
 // Each is All for some environments (gen diff A B renders two).
 func Each(set *spec.Set, names []string) (map[string]render.FileSet, error) {
+	rs, err := EachRendered(set, names)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]render.FileSet, len(rs))
+	for n, r := range rs {
+		out[n] = r.Files
+	}
+	return out, nil
+}
+
+// EachRendered is Each with the validated environments.
+func EachRendered(set *spec.Set, names []string) (map[string]Rendered, error) {
 	type result struct {
-		fs  render.FileSet
+		r   Rendered
 		err error
 	}
 	results := make([]result, len(names))
 	var next atomic.Int64
 	work := func(s *spec.Set) {
 		for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-			fs, err := Environment(s, names[i])
-			results[i] = result{fs, err}
+			r, err := Render(s, names[i])
+			results[i] = result{r, err}
 		}
 	}
 	var wg sync.WaitGroup
@@ -59,14 +85,14 @@ func Each(set *spec.Set, names []string) (map[string]render.FileSet, error) {
 	}
 	work(set)
 	wg.Wait()
-	out := map[string]render.FileSet{}
+	out := map[string]Rendered{}
 	var errs []error
 	for i, r := range results {
 		if r.err != nil {
 			errs = append(errs, r.err)
 			continue
 		}
-		out[names[i]] = r.fs
+		out[names[i]] = r.r
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -16,11 +16,11 @@ func gateDev(t *testing.T, committed render.FileSet, src string) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Environment(set, "dev")
+	r, err := Render(set, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Gate(set, "dev", committed, files)
+	return Gate(set, r.Env, committed, r.Files)
 }
 
 // TestGateRefusesUnsafeSteps walks dev's 2.5 -> 2.6 upgrade from the
@@ -116,26 +116,26 @@ func TestGatePassesEveryPhase(t *testing.T) {
 // release directory in a phase) in a patch upgrade: the next phase
 // passes, a skipped one is refused.
 func TestGateOnArgoCD(t *testing.T) {
-	stagingAt := func(phase int) (*spec.Set, render.FileSet) {
+	stagingAt := func(phase int) (*spec.Set, Rendered) {
 		t.Helper()
 		set, err := spec.Load(copyOverlays(t, []string{"base.cue", "staging.cue"}, map[string]string{
 			"upgrade.cue": fmt.Sprintf("package overlays\n\nenvironments: staging: milvus: upgrade: {from: \"2.6.14\", phase: %d}\n", phase)}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		fs, err := Environment(set, "staging")
+		r, err := Render(set, "staging")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return set, fs
+		return set, r
 	}
 	_, committed := stagingAt(2)
 	set, next := stagingAt(3)
-	if err := Gate(set, "staging", committed, next); err != nil {
+	if err := Gate(set, next.Env, committed.Files, next.Files); err != nil {
 		t.Errorf("phase 3 from phase 2: %v", err)
 	}
 	set, skip := stagingAt(4)
-	if err := Gate(set, "staging", committed, skip); err == nil || !strings.Contains(err.Error(), "phase 4 skips phase 3: the committed overlay is in phase 2") {
+	if err := Gate(set, skip.Env, committed.Files, skip.Files); err == nil || !strings.Contains(err.Error(), "phase 4 skips phase 3: the committed overlay is in phase 2") {
 		t.Errorf("phase 4 from phase 2: %v", err)
 	}
 }

@@ -342,3 +342,40 @@ func TestUpgradeKnowsTheSchemasCharts(t *testing.T) {
 		t.Errorf("the committed environments cover lines %v: both lines must be checked", seen)
 	}
 }
+
+// TestStreamOfEveryPhaseIsKustomizeBuild: what gen render prints without
+// kustomize equals krusty's build in every state of dev's upgrade and in a
+// phase of an Argo CD environment (the committed ones: render/).
+func TestStreamOfEveryPhaseIsKustomizeBuild(t *testing.T) {
+	check := func(name string, fs render.FileSet) {
+		t.Helper()
+		want, err := render.Build(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := render.Stream(fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: gen's stream differs from kustomize build's", name)
+		}
+	}
+	for phase := -1; phase <= 6; phase++ {
+		fs, err := renderDev(t, phase, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("dev phase %d", phase), fs)
+	}
+	set, err := spec.Load(copyOverlays(t, []string{"base.cue", "staging.cue"}, map[string]string{
+		"upgrade.cue": "package overlays\n\nenvironments: staging: milvus: upgrade: {from: \"2.6.14\", phase: 2}\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Environment(set, "staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("staging phase 2", fs)
+}

@@ -187,3 +187,19 @@ func ReadDir(dir string) (FileSet, error) {
 	})
 	return set, err
 }
+
+// Same reports whether two file sets hold the same paths with the same
+// bytes (a nil set is the empty one, which is never the same as a
+// rendered overlay).
+func Same(a, b FileSet) bool {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	for p, x := range a {
+		y, ok := b[p]
+		if !ok || !bytes.Equal(x, y) {
+			return false
+		}
+	}
+	return true
+}

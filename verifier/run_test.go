@@ -225,9 +225,10 @@ func TestMalformedEnvironmentIsAnError(t *testing.T) {
 }
 
 // TestRunJudgesP99AtTheRate: with --rate the p99 SLO is judged on the
-// open-loop phase. A server that answers in 2 ms passes a 50 ms SLO at
-// 200 QPS; one that stalls 300 ms in the middle fails it there, although
-// its closed-loop p99 before the stall was fine.
+// open-loop phase. A server that answers in 2 ms passes a 250 ms SLO at
+// 200 QPS; one that stalls 600 ms in the middle fails it there, although
+// its closed-loop p99 before the stall was fine. (The SLO leaves room for
+// a loaded CI machine's own pauses: a 100 ms one failed a 50 ms SLO.)
 func TestRunJudgesP99AtTheRate(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -241,17 +242,17 @@ func TestRunJudgesP99AtTheRate(t *testing.T) {
 				// The closed loop (200) and recall (20) searches come
 				// first; the stall hits the open-loop phase.
 				if n := calls.Add(1); tc.stall && n > 400 {
-					stallOnce.Do(func() { time.Sleep(300 * time.Millisecond) })
+					stallOnce.Do(func() { time.Sleep(600 * time.Millisecond) })
 				}
 				time.Sleep(2 * time.Millisecond)
 			}}
 			cfg := testConfig(t, healthy(t))
-			cfg.Rate, cfg.RateDuration, cfg.MaxInFlight, cfg.MaxP99Ms = 200, 2*time.Second, 1, 50
+			cfg.Rate, cfg.RateDuration, cfg.MaxInFlight, cfg.MaxP99Ms = 200, 2*time.Second, 1, 250
 			r := Run(context.Background(), cfg, deps(f))
 			if r.Rate == nil || r.Verdict != tc.want {
 				t.Fatalf("verdict %s (%s), rate %+v, SLOs %+v", r.Verdict, r.Error, r.Rate, r.SLOs)
 			}
-			if r.Search.P99Ms > 50 {
+			if r.Search.P99Ms > 500 {
 				t.Errorf("closed-loop p99 %.1f ms: the stall must come after it", r.Search.P99Ms)
 			}
 			if r.SLOs[0].Name != "search p99 ms at 200 QPS" {

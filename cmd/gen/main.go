@@ -18,6 +18,7 @@ import (
 	"github.com/milvus-gitops/milvusgen/analysis"
 	"github.com/milvus-gitops/milvusgen/compiler"
 	"github.com/milvus-gitops/milvusgen/diff"
+	"github.com/milvus-gitops/milvusgen/model"
 	"github.com/milvus-gitops/milvusgen/render"
 	"github.com/milvus-gitops/milvusgen/spec"
 )
@@ -156,12 +157,13 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	name := fs.Arg(0)
-	files, err := compiler.Environment(set, name)
+	r, err := compiler.Render(set, name)
 	if err != nil {
 		return fail(stderr, err)
 	}
+	files := r.Files
 	if *out == "" {
-		stream, err := render.Build(files)
+		stream, err := render.Stream(files)
 		if err != nil {
 			return fail(stderr, fmt.Errorf("render %s: %w", name, err))
 		}
@@ -169,7 +171,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	dir := filepath.Join(*out, name)
-	if code, ok := gate(set, name, dir, files, stderr); !ok {
+	if _, code, ok := gate(set, r.Env, dir, files, stderr); !ok {
 		return code
 	}
 	if err := render.Write(dir, files); err != nil {
@@ -182,20 +184,35 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 // renderAll renders every environment, or writes nothing, and removes the
 // overlays of environments that no longer exist.
 func renderAll(set *spec.Set, out string, stderr io.Writer) int {
-	sets, err := compiler.All(set)
+	rs, err := compiler.EachRendered(set, set.Names())
 	if err != nil {
 		return fail(stderr, err)
 	}
+	sets := map[string]render.FileSet{}
+	for n, r := range rs {
+		sets[n] = r.Files
+	}
+	// An environment whose committed overlay is already this one is left
+	// as it is: re-rendering a fleet rewrites only what changed.
+	changed := map[string]render.FileSet{}
 	for _, n := range set.Names() {
-		if code, ok := gate(set, n, filepath.Join(out, n), sets[n], stderr); !ok {
+		committed, code, ok := gate(set, rs[n].Env, filepath.Join(out, n), sets[n], stderr)
+		if !ok {
 			return code
 		}
+		if !render.Same(committed, sets[n]) {
+			changed[n] = sets[n]
+		}
 	}
-	if err := render.WriteAll(out, sets); err != nil {
+	if err := render.WriteAll(out, changed); err != nil {
 		return fail(stderr, fmt.Errorf("render --all: %w", err))
 	}
 	for _, n := range set.Names() {
-		fmt.Fprintf(stderr, "wrote %s (%d files)\n", filepath.Join(out, n), len(sets[n]))
+		if _, ok := changed[n]; ok {
+			fmt.Fprintf(stderr, "wrote %s (%d files)\n", filepath.Join(out, n), len(sets[n]))
+		} else {
+			fmt.Fprintf(stderr, "unchanged %s (%d files)\n", filepath.Join(out, n), len(sets[n]))
+		}
 	}
 	for _, dir := range orphans(set, out) {
 		if !render.Generated(dir) {
@@ -256,17 +273,13 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		for _, name := range names {
-			env, err := set.Environment(name)
+			r, err := compiler.Render(set, name)
 			if err != nil {
 				code = fail(stderr, err)
 				continue
 			}
-			files, err := compiler.Environment(set, name)
-			if err != nil {
-				code = fail(stderr, err)
-				continue
-			}
-			if c, ok := gate(set, name, filepath.Join(*out, name), files, stderr); !ok {
+			env := r.Env
+			if _, c, ok := gate(set, env, filepath.Join(*out, name), r.Files, stderr); !ok {
 				code = c
 				continue
 			}
@@ -281,21 +294,24 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 
 // gate refuses an unsafe step from the committed overlay in dir (absent:
 // a new environment) to files, at the spec's fields (compiler.Gate).
-func gate(set *spec.Set, name, dir string, files render.FileSet, stderr io.Writer) (int, bool) {
+func gate(set *spec.Set, env *model.Environment, dir string, files render.FileSet, stderr io.Writer) (render.FileSet, int, bool) {
 	committed, err := render.ReadDir(dir)
 	if err != nil && !os.IsNotExist(err) {
-		return fail(stderr, err), false
+		return nil, fail(stderr, err), false
 	}
-	err = compiler.Gate(set, name, committed, files)
+	if os.IsNotExist(err) {
+		committed = nil
+	}
+	err = compiler.Gate(set, env, committed, files)
 	var serr *spec.Error
 	if errors.As(err, &serr) {
 		fmt.Fprintf(stderr, "gen: unsafe step from %s:\n%s\n", dir, indentAfterFirst(serr.Error(), true))
-		return exitError, false
+		return nil, exitError, false
 	}
 	if err != nil {
-		return fail(stderr, err), false
+		return nil, fail(stderr, err), false
 	}
-	return 0, true
+	return committed, 0, true
 }
 
 // resolve turns a vet argument into environments: an environment name, or

@@ -2,11 +2,12 @@ package render
 
 import (
 	"bytes"
-	"fmt"
+	"encoding/json"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/api/hasher"
 	"sigs.k8s.io/kustomize/api/types"
@@ -49,9 +50,13 @@ type doc struct {
 // stream is Stream's fast path; ok is false when the overlay needs
 // kustomize itself.
 func stream(fs FileSet) ([]byte, bool, error) {
+	kb, ok := fs[kustomizationFile]
+	if !ok {
+		return nil, false, nil
+	}
 	var k types.Kustomization
-	if err := yaml.Unmarshal(fs[kustomizationFile], &k); err != nil {
-		return nil, false, fmt.Errorf("%s: %w", kustomizationFile, err)
+	if yaml.UnmarshalStrict(kb, &k) != nil || k.APIVersion != types.KustomizationVersion || k.Kind != types.KustomizationKind {
+		return nil, false, nil // kustomize says what is wrong
 	}
 	// Only what gen writes: resources, values ConfigMaps, and the
 	// nameReference of the HelmReleases' valuesFrom.
@@ -70,7 +75,7 @@ func stream(fs FileSet) ([]byte, bool, error) {
 			return nil, false, nil // a directory or a remote base
 		}
 		d, ok := parseDoc(b)
-		if !ok {
+		if !ok || escapes(d.body) {
 			return nil, false, nil
 		}
 		docs = append(docs, d)
@@ -80,14 +85,17 @@ func stream(fs FileSet) ([]byte, bool, error) {
 	renamed := map[string]string{} // "namespace/name" -> generated name
 	var generated []doc
 	for _, g := range k.ConfigMapGenerator {
-		if g.Behavior != "" || g.Options != nil || len(g.LiteralSources) > 0 || len(g.EnvSources) > 0 || len(g.FileSources) == 0 {
+		// A name, a namespace and files: nothing else.
+		plain := types.ConfigMapArgs{GeneratorArgs: types.GeneratorArgs{Namespace: g.Namespace, Name: g.Name,
+			KvPairSources: types.KvPairSources{FileSources: g.FileSources}}}
+		if !reflect.DeepEqual(g, plain) || len(g.FileSources) == 0 || g.Namespace == "" {
 			return nil, false, nil
 		}
 		data := map[string]any{}
 		for _, f := range g.FileSources {
 			b, ok := fs[f]
-			if !ok || strings.ContainsAny(f, "=/") {
-				return nil, false, nil
+			if !ok || strings.ContainsAny(f, "=/") || !utf8.Valid(b) {
+				return nil, false, nil // a key, a path, binaryData
 			}
 			data[f] = string(b)
 		}
@@ -106,6 +114,9 @@ func stream(fs FileSet) ([]byte, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
+		if escapes(body) {
+			return nil, false, nil
+		}
 		renamed[g.Namespace+"/"+g.Name] = name
 		generated = append(generated, doc{gvk: resid.Gvk{Version: "v1", Kind: "ConfigMap"}, namespace: g.Namespace, name: name, body: body})
 	}
@@ -113,7 +124,7 @@ func stream(fs FileSet) ([]byte, bool, error) {
 		if len(renamed) == 0 {
 			break
 		}
-		if d.gvk.Group == "helm.toolkit.fluxcd.io" && d.gvk.Kind == "HelmRelease" {
+		if d.gvk.Group == "helm.toolkit.fluxcd.io" && d.gvk.Version == "v2" && d.gvk.Kind == "HelmRelease" {
 			body, err := renameValuesFrom(d, renamed)
 			if err != nil {
 				return nil, false, err
@@ -133,10 +144,15 @@ func stream(fs FileSet) ([]byte, bool, error) {
 	}
 	docs = append(docs, generated...)
 	namespaces := 0
+	ids := map[string]bool{}
 	for _, d := range docs {
 		if d.gvk.Kind == "Namespace" {
 			namespaces++
 		}
+		if ids[sortKey(d)] {
+			return nil, false, nil // kustomize refuses a duplicate
+		}
+		ids[sortKey(d)] = true
 	}
 	if namespaces > 1 {
 		return nil, false, nil // kustomize orders those by a rule of their own
@@ -188,7 +204,7 @@ func valuesFromOnly(b []byte) bool {
 		return false
 	}
 	f := n.FieldSpecs[0]
-	return f.Group == "helm.toolkit.fluxcd.io" && f.Kind == "HelmRelease" && f.Path == "spec/valuesFrom/name" && !f.CreateIfNotPresent
+	return f.Group == "helm.toolkit.fluxcd.io" && f.Version == "v2" && f.Kind == "HelmRelease" && f.Path == "spec/valuesFrom/name" && !f.CreateIfNotPresent
 }
 
 // parseDoc reads one resource file: its leading comments dropped, one
@@ -251,8 +267,14 @@ func scalar(v string) string {
 // renameValuesFrom points a HelmRelease's valuesFrom ConfigMaps at their
 // generated names, as kustomize's nameReference does.
 func renameValuesFrom(d doc, renamed map[string]string) ([]byte, error) {
+	j, err := yaml.YAMLToJSON(d.body)
+	if err != nil {
+		return nil, err
+	}
 	var obj map[string]any
-	if err := yaml.Unmarshal(d.body, &obj); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber() // integers beyond 2^53 stay exact
+	if err := dec.Decode(&obj); err != nil {
 		return nil, err
 	}
 	spec, _ := obj["spec"].(map[string]any)
@@ -273,4 +295,20 @@ func renameValuesFrom(d doc, renamed map[string]string) ([]byte, error) {
 		return d.body, nil
 	}
 	return yamlenc.Marshal(obj)
+}
+
+// yamlEscapes are the escapes go-yaml v2 (and so yamlenc) writes for
+// characters that kustomize's YAML reader does not read back as written
+// (C1 controls, NEL, non-characters) or that it may print in another form
+// (the line and paragraph separators, no-break space). A body with any of
+// them, even where they are not escapes, goes through kustomize.
+var yamlEscapes = []string{`\N`, `\_`, `\L`, `\P`, `\x8`, `\x9`, `\uFFFE`, `\uFFFF`}
+
+func escapes(b []byte) bool {
+	for _, e := range yamlEscapes {
+		if bytes.Contains(b, []byte(e)) {
+			return true
+		}
+	}
+	return false
 }

@@ -47,24 +47,60 @@ func TestStreamIsKustomizeBuild(t *testing.T) {
 	}
 }
 
-// TestStreamFallsBackToKustomize: an overlay with a kustomize feature gen
-// does not write (a patch here) is built by kustomize.
+// TestStreamFallsBackToKustomize: an overlay with anything gen does not
+// write is built by kustomize (or refused as kustomize refuses it), never
+// guessed: a kustomize feature, an unknown field, a generator source gen
+// does not use, a resource listed twice, a string go-yaml escapes in a
+// way kustomize does not read back.
 func TestStreamFallsBackToKustomize(t *testing.T) {
-	fs, err := render.ReadDir("../out/dev")
+	base, err := render.ReadDir("../out/dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs["kustomization.yaml"] = append(fs["kustomization.yaml"], []byte("commonLabels:\n  team: search\n")...)
-	if _, ok, _ := render.FastStream(fs); ok {
-		t.Fatal("an overlay with commonLabels took the fast path")
+	edit := func(f func(fs render.FileSet)) render.FileSet {
+		fs := render.FileSet{}
+		for p, b := range base {
+			fs[p] = append([]byte(nil), b...)
+		}
+		f(fs)
+		return fs
 	}
-	got, err := render.Stream(fs)
+	appendTo := func(file, text string) func(render.FileSet) {
+		return func(fs render.FileSet) { fs[file] = append(fs[file], []byte(text)...) }
+	}
+	for name, fs := range map[string]render.FileSet{
+		"commonLabels":     edit(appendTo("kustomization.yaml", "commonLabels:\n  team: search\n")),
+		"an unknown field": edit(appendTo("kustomization.yaml", "nonsense: true\n")),
+		"an env source": edit(func(fs render.FileSet) {
+			replace(t, fs, "kustomization.yaml", "  name: milvus-dev-values\n", "  env: values.yaml\n  name: milvus-dev-values\n")
+		}),
+		"a duplicate": edit(func(fs render.FileSet) {
+			replace(t, fs, "kustomization.yaml", "resources:\n", "resources:\n- namespace-milvus-dev.yaml\n")
+		}),
+		"a C1 control": edit(func(fs render.FileSet) {
+			replace(t, fs, "namespace-milvus-dev.yaml", "  name: milvus-dev\n", "  annotations:\n    note: \"a\\x80b\"\n  name: milvus-dev\n")
+		}),
+		"a missing manifest": edit(func(fs render.FileSet) { delete(fs, "kustomization.yaml") }),
+	} {
+		if _, ok, _ := render.FastStream(fs); ok {
+			t.Errorf("%s: the fast path was taken", name)
+		}
+	}
+	got, err := render.Stream(edit(appendTo("kustomization.yaml", "commonLabels:\n  team: search\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(got, []byte("team: search")) {
 		t.Error("the fallback did not build the labels")
 	}
+}
+
+func replace(t *testing.T, fs render.FileSet, file, old, new string) {
+	t.Helper()
+	if !bytes.Contains(fs[file], []byte(old)) {
+		t.Fatalf("%s has no %q", file, old)
+	}
+	fs[file] = bytes.Replace(fs[file], []byte(old), []byte(new), 1)
 }
 
 func firstDiff(a, b []byte) string {

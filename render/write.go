@@ -6,7 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 )
 
 // Write replaces dir with exactly the files of set: it writes a sibling
@@ -30,23 +33,37 @@ func WriteAll(root string, sets map[string]FileSet) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	staged := map[string]string{}
+	// Staged concurrently (the writes of a fleet are thousands of small
+	// files); the first error in name order is reported.
+	tmps := make([]string, len(names))
+	errs := make([]error, len(names))
 	defer func() {
-		for _, tmp := range staged {
-			os.RemoveAll(tmp)
+		for _, tmp := range tmps {
+			if tmp != "" {
+				os.RemoveAll(tmp)
+			}
 		}
 	}()
-	for _, n := range names {
-		tmp, err := stage(filepath.Join(root, n), sets[n])
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
+				tmps[i], errs[i] = stage(filepath.Join(root, names[i]), sets[names[i]])
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
-		staged[n] = tmp
 	}
-	for _, n := range names {
-		if err := swap(staged[n], filepath.Join(root, n)); err != nil {
+	for i, n := range names {
+		if err := swap(tmps[i], filepath.Join(root, n)); err != nil {
 			return err
 		}
+		tmps[i] = "" // in place: not to be removed
 	}
 	return nil
 }

@@ -295,14 +295,18 @@ func runVet(args []string, stdout, stderr io.Writer) int {
 // gate refuses an unsafe step from the committed overlay in dir (absent:
 // a new environment) to files, at the spec's fields (compiler.Gate).
 func gate(set *spec.Set, env *model.Environment, dir string, files render.FileSet, stderr io.Writer) (render.FileSet, int, bool) {
-	committed, err := render.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
+	// A new environment has no directory; any other failure to read the
+	// committed overlay (a file that cannot be read, a dangling link) must
+	// not switch the check off.
+	var committed render.FileSet
+	if _, err := os.Lstat(dir); err == nil {
+		if committed, err = render.ReadDir(dir); err != nil {
+			return nil, fail(stderr, fmt.Errorf("reading the committed overlay: %w", err)), false
+		}
+	} else if !os.IsNotExist(err) {
 		return nil, fail(stderr, err), false
 	}
-	if os.IsNotExist(err) {
-		committed = nil
-	}
-	err = compiler.Gate(set, env, committed, files)
+	err := compiler.Gate(set, env, committed, files)
 	var serr *spec.Error
 	if errors.As(err, &serr) {
 		fmt.Fprintf(stderr, "gen: unsafe step from %s:\n%s\n", dir, indentAfterFirst(serr.Error(), true))

@@ -58,15 +58,11 @@ type Workload struct {
 // name order), then the managed dependencies.
 func Workloads(env *model.Environment) []Workload {
 	var out []Workload
-	// An upgrade from 2.5 starts the streaming nodes in a later phase
-	// (package upgrade): before it, the chart renders none.
-	streamingOff := false
-	if ph, err := upgrade.Of(env); err == nil && ph != nil && !ph.Streaming() {
-		streamingOff = true
-	}
-	for _, key := range env.ComponentNames() {
+	// What the chart renders in this commit: an upgrade from 2.5 starts
+	// the streaming nodes in a later phase (package upgrade).
+	for _, key := range upgrade.Running(env) {
 		c := env.Components[key]
-		if c.Replicas == 0 || key == "streamingNode" && streamingOff {
+		if c.Replicas == 0 {
 			continue
 		}
 		w := Workload{

@@ -32,20 +32,12 @@ func Gate(set *spec.Set, env *model.Environment, committed, rendered render.File
 		// change: no step.
 		return nil
 	}
-	prev, err := diff.StateOf(diff.Files(committed))
+	prev, next, restarts, err := diff.Between(diff.Files(committed), diff.Files(rendered))
 	if err != nil {
 		return err
 	}
 	if prev.Tag == "" {
 		return fmt.Errorf("the committed overlay of %s has no Milvus values (values.yaml, or <release>/values.yaml): the step from it cannot be checked", env.Name)
-	}
-	next, err := diff.StateOf(diff.Files(rendered))
-	if err != nil {
-		return err
-	}
-	restarts, err := diff.Restarts(diff.Files(committed), diff.Files(rendered))
-	if err != nil {
-		return err
 	}
 	return set.Refuse(env.Name, upgrade.Gate(prev, upgrade.Commit{Env: env, Queue: next.Queue, Restarts: restarts}))
 }

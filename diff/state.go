@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,16 +15,33 @@ import (
 // imagePath is the path the upgrade pins replace (generators/delivery).
 const imagePath = "/spec/template/spec/containers/0/image"
 
-// StateOf reads what a rendered overlay runs: its Milvus image tag, the
+// Between reads the step from one rendered overlay to another, decoding
+// each once: what each runs (stateOf) and the changes that roll Milvus
+// pods whatever an upgrade phase moves (restarts).
+func Between(from, to Files) (a, b upgrade.State, restarts []string, err error) {
+	ma, err := decode(from, nil)
+	if err != nil {
+		return a, b, nil, err
+	}
+	mb, err := decode(to, nil)
+	if err != nil {
+		return a, b, nil, err
+	}
+	if a, err = stateOf(ma); err != nil {
+		return a, b, nil, err
+	}
+	if b, err = stateOf(mb); err != nil {
+		return a, b, nil, err
+	}
+	return a, b, restartsBetween(ma, mb), nil
+}
+
+// stateOf reads what a decoded overlay runs: its Milvus image tag, the
 // upgrade phase under way (the release's milvusgen.io/upgrade-phase
 // annotation) and the tag its pins hold components on, whether it runs
 // the mixCoordinator, and its message queue. An overlay without Milvus
 // values has the zero State.
-func StateOf(files Files) (upgrade.State, error) {
-	m, err := decode(files, nil)
-	if err != nil {
-		return upgrade.State{}, err
-	}
+func stateOf(m map[string]object) (upgrade.State, error) {
 	var s upgrade.State
 	if id := milvusValuesID(m); id != "" {
 		v := m[id].tree
@@ -104,22 +122,14 @@ func pinned(patch string) string {
 	return ""
 }
 
-// Restarts are the changes from one overlay to the other that roll Milvus
-// pods, whatever an upgrade phase moves: the values every pod carries
-// (podWide: the pod templates, or the configuration whose checksum
-// annotates every Deployment; of the image, what is not its tag), a
-// component's values other than its replicas and rollout strategy
+// restartsBetween are the changes from one overlay to the other that roll
+// Milvus pods, whatever an upgrade phase moves: the values every pod
+// carries (podWide: the pod templates, or the configuration whose
+// checksum annotates every Deployment; of the image, what is not its
+// tag), a component's values other than its replicas and rollout strategy
 // ("queryNode.resources"), and the post-render patches other than the
 // upgrade's image pins ("post-render patches").
-func Restarts(from, to Files) ([]string, error) {
-	a, err := decode(from, nil)
-	if err != nil {
-		return nil, err
-	}
-	b, err := decode(to, nil)
-	if err != nil {
-		return nil, err
-	}
+func restartsBetween(a, b map[string]object) []string {
 	causes := map[string]bool{}
 	fromValues, toValues := milvusValuesID(a), milvusValuesID(b)
 	if fromValues != "" && toValues != "" {
@@ -143,20 +153,13 @@ func Restarts(from, to Files) ([]string, error) {
 	}
 	_, before := patches(a)
 	_, after := patches(b)
-	if strings.Join(before, "\n---\n") != strings.Join(after, "\n---\n") {
+	if !slices.Equal(before, after) {
 		causes["post-render patches"] = true
 	}
-	return sortedKeys(causes), nil
+	return sortedKeys(causes)
 }
 
-func isComponent(key string) bool {
-	for _, c := range components {
-		if c == key {
-			return true
-		}
-	}
-	return false
-}
+func isComponent(key string) bool { return slices.Contains(components, key) }
 
 // restartCauses are the top-level values among changed fields that every
 // Milvus pod carries (podWide), and the coordinators' activeStandby,

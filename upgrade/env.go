@@ -28,13 +28,16 @@ type Phase struct {
 func (p *Phase) Pinned() []string {
 	var out []string
 	for _, c := range p.Plan.Pinned(p.N) {
-		if c == "streamingNode" && !p.Streaming() {
-			continue
+		if p.renders(c) {
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	return out
 }
+
+// renders reports whether the chart renders component c in this phase:
+// the streaming nodes only once the streaming service runs.
+func (p *Phase) renders(c string) bool { return c != "streamingNode" || p.Streaming() }
 
 // Streaming reports whether the chart runs the streaming service in this
 // phase.
@@ -170,7 +173,7 @@ func Running(env *model.Environment) []string {
 	ph, err := Of(env)
 	var out []string
 	for _, key := range env.ComponentNames() {
-		if key == "streamingNode" && err == nil && ph != nil && !ph.Streaming() {
+		if err == nil && ph != nil && !ph.renders(key) {
 			continue
 		}
 		out = append(out, key)

@@ -76,8 +76,8 @@ func Gate(prev State, s Commit) []Violation {
 		case prev.Phase > 0 && prev.Tag != ph.ToTag:
 			// The target is the tag the chart renders in every phase.
 			field := "milvus.version"
-			if version.String() == strings.TrimPrefix(strings.SplitN(prev.Tag, "-", 2)[0], "v") {
-				field = "milvus.image.tag"
+			if release(prev.Tag) == version.String() {
+				field = "milvus.image.tag" // the same release, another variant
 			}
 			add(field, "the committed overlay is in phase %d of an upgrade to %s: finish it before changing its target (%s now)", prev.Phase, prev.Tag, ph.ToTag)
 		case prev.Phase > 0 && prev.PinnedTag != "" && prev.PinnedTag != ph.FromTag:
@@ -92,7 +92,7 @@ func Gate(prev State, s Commit) []Violation {
 			at = len(ph.Plan.Steps) // the last phase renders as the target
 		default:
 			field := "milvus.upgrade.from"
-			if strings.SplitN(prev.Tag, "-", 2)[0] == strings.SplitN(ph.FromTag, "-", 2)[0] {
+			if release(prev.Tag) == release(ph.FromTag) {
 				field = "milvus.image.tag" // the same release, another variant
 			}
 			add(field, "the committed overlay runs %s, not %s: from names the release every component runs before phase 1, milvus.image.tag its variant", prev.Tag, ph.FromTag)
@@ -123,6 +123,13 @@ func Gate(prev State, s Commit) []Violation {
 		add("dependencies.messageQueue.type", "the message queue changes (%s -> %s) during an upgrade or with a version change: Milvus switches its queue only at 3.0 or later and by an explicit call; keep the queue through the upgrade, and change it in a commit of its own", prev.Queue, s.Queue)
 	}
 	return out
+}
+
+// release is the release an image tag names, without its variant:
+// "v2.6.15-gpu" is "2.6.15".
+func release(tag string) string {
+	r, _, _ := strings.Cut(strings.TrimPrefix(tag, "v"), "-")
+	return r
 }
 
 func where(prev State, at int) string {

@@ -71,7 +71,8 @@ func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, 
 	}
 	rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"deployments"},
 		ResourceNames: slices.Sorted(maps.Keys(images)), Verbs: []string{"get"}})
-	if cron := backupCheck(env); cron != "" {
+	cron := backupCheck(env)
+	if cron != "" {
 		// Read the backup CronJob's last success, before the upgrade.
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"batch"}, Resources: []string{"cronjobs"},
 			ResourceNames: []string{cron}, Verbs: []string{"get"}})
@@ -87,7 +88,7 @@ func Objects(env *model.Environment, valuesDigest string) ([]generators.Object, 
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: env.Namespace}},
 	}
-	job, err := verifyJob(env, labels, valuesDigest)
+	job, err := verifyJob(env, labels, valuesDigest, images, cron)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +228,13 @@ func backupCheck(env *model.Environment) string {
 	return backup.CronJobName(env)
 }
 
-func verifyJob(env *model.Environment, labels map[string]string, valuesDigest string) (*batchv1.Job, error) {
+// verifyJob is the Job; images are the Deployments it waits for
+// (deploymentImages), cron the backup it checks (backupCheck, or "").
+func verifyJob(env *model.Environment, labels map[string]string, valuesDigest string, images map[string]string, cron string) (*batchv1.Job, error) {
+	ph, err := upgrade.Of(env)
+	if err != nil {
+		return nil, err
+	}
 	v := env.Verification
 	w := v.Workload
 	args := []string{
@@ -274,9 +281,7 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 	// fail (package upgrade) are measured there, and the mixed phase
 	// reports errors without failing the run.
 	mixed := w.MixedDuration
-	if ph, err := upgrade.Of(env); err != nil {
-		return nil, err
-	} else if mixed == "" && ph != nil && !ph.Last() {
+	if mixed == "" && ph != nil && !ph.Last() {
 		mixed = "30s"
 	}
 	if mixed != "" {
@@ -286,9 +291,7 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 	// An upgrade's phases each get their own run, which says which it
 	// verified (the phase is in the Job's spec: Flux names a new Job;
 	// Argo CD's sync comes from the Application's annotations).
-	if ph, err := upgrade.Of(env); err != nil {
-		return nil, err
-	} else if ph != nil && !ph.Last() {
+	if ph != nil && !ph.Last() {
 		args = append(args, "--upgrade-phase", ph.Describe())
 	}
 	if env.Delivery.Kind == "flux" {
@@ -297,14 +300,10 @@ func verifyJob(env *model.Environment, labels map[string]string, valuesDigest st
 	// What runs, seen live, before measuring: with Argo CD the parent's
 	// PostSync hook starts before the child Application has synced
 	// Milvus, and in an upgrade phase only some components move.
-	images, err := deploymentImages(env)
-	if err != nil {
-		return nil, err
-	}
 	for _, d := range slices.Sorted(maps.Keys(images)) {
 		args = append(args, "--wait-image", d+"="+images[d])
 	}
-	if cron := backupCheck(env); cron != "" {
+	if cron != "" {
 		args = append(args, "--backup-cronjob", cron, "--backup-max-age", fmt.Sprintf("%dh", env.Backup.StaleAfterHours))
 	}
 	if v.Fault.Enabled {

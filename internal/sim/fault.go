@@ -10,7 +10,6 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -27,32 +26,21 @@ type FaultResult struct {
 	Recovered time.Duration
 }
 
-// verifyJob finds the verification Job of the overlay and its fault flags.
+// verifyJob is the verification Job's arguments by flag and identity,
+// when it has a fault phase (jobArgs).
 func verifyJob(stream []byte) (args map[string]string, sa, ns string, ok bool, err error) {
-	objs, err := objects(stream)
-	if err != nil {
+	raw, sa, ns, ok, err := jobArgs(stream)
+	if err != nil || !ok {
 		return nil, "", "", false, err
 	}
-	for _, o := range objs {
-		if o.GetKind() != "Job" {
-			continue
-		}
-		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-		if len(containers) == 0 {
-			continue
-		}
-		raw, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
-		args = map[string]string{}
-		for i := 0; i+1 < len(raw); i++ {
-			args[raw[i]] = raw[i+1]
-		}
-		if _, fault := args["--fault-selector"]; !fault {
-			continue
-		}
-		sa, _, _ = unstructured.NestedString(o.Object, "spec", "template", "spec", "serviceAccountName")
-		return args, sa, o.GetNamespace(), true, nil
+	args = map[string]string{}
+	for i := 0; i+1 < len(raw); i++ {
+		args[raw[i]] = raw[i+1]
 	}
-	return nil, "", "", false, nil
+	if _, fault := args["--fault-selector"]; !fault {
+		return nil, "", "", false, nil
+	}
+	return args, sa, ns, true, nil
 }
 
 // VerifierFault runs the Kubernetes half of the verifier's fault phase
